@@ -1,0 +1,44 @@
+# stylerecs: `make demo` runs the shop on the embedded default, `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+CHROMIUM ?= /usr/bin/chromium
+
+# The test suite runs against the real services: PostgreSQL and Redis on loopback.
+TEST_ENV := SECRET_KEY=test-only-secret-key SECURE_SSL_REDIRECT=0 SERVE_MEDIA=1 \
+	DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/stylerecs} \
+	CELERY_BROKER_URL=$${TEST_BROKER_URL:-redis://127.0.0.1:6379/15} \
+	STYLERECS_VAR_DIR=$(CURDIR)/var/test
+
+.PHONY: install demo test test-engine lint bench browser clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+# Headless Chromium from Debian for the browser tests (never a downloaded browser).
+browser:
+	@test -x $(CHROMIUM) || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+demo: install
+	bash bin/demo
+
+test: install browser
+	$(TEST_ENV) $(PY) -m pytest
+
+test-engine: install
+	$(PY) -m pytest -p no:django tests/engine
+
+lint: install
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+bench: install
+	$(PY) bench/stylize_classic.py
+
+clean:
+	rm -rf var/test

@@ -1,0 +1,46 @@
+from django.contrib import admin
+from django.utils.html import format_html
+
+from stylerecs.admin import ProductVariantsAdminMixin
+
+from .models import Category, Product, ProductImage
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+
+
+class ProductImageInline(admin.TabularInline):
+    model = ProductImage
+    extra = 1
+    fields = ["preview", "image", "alt", "position"]
+    readonly_fields = ["preview"]
+
+    @admin.display(description="Preview")
+    def preview(self, obj):
+        if not obj.image:
+            return "—"
+        return format_html('<img src="{}" style="max-height:80px">', obj.image.url)
+
+
+@admin.register(Product)
+class ProductAdmin(ProductVariantsAdminMixin, admin.ModelAdmin):
+    list_display = ["thumb", "title", "category", "price", "available"]
+    list_display_links = ["thumb", "title"]
+    list_filter = ["available", "category"]
+    search_fields = ["title", "description"]
+    prepopulated_fields = {"slug": ["title"]}
+    inlines = [ProductImageInline]
+    list_per_page = 50
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("category").prefetch_related("images")
+
+    @admin.display(description="Photo")
+    def thumb(self, obj):
+        first = obj.primary_image
+        if not first:
+            return "—"
+        return format_html('<img src="{}" style="max-height:48px">', first.image.url)

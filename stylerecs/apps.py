@@ -1,0 +1,16 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class StylerecsConfig(AppConfig):
+    name = "stylerecs"
+    verbose_name = _("Style recommendations")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django.core.signals import setting_changed
+
+        from . import checks  # noqa: F401  (registers the system checks)
+        from .conf import reload_on_setting_changed
+
+        setting_changed.connect(reload_on_setting_changed, dispatch_uid="stylerecs_settings")

@@ -1,0 +1,121 @@
+"""stylerecs settings: one ``STYLERECS = {...}`` dict merged over defaults.
+
+Read through ``stylerecs_settings`` when code runs, never at import time, and cached the
+way DRF's ``api_settings`` is; the cache is cleared on ``setting_changed`` so that
+``override_settings`` works in tests. The product model is a separate top-level setting,
+``STYLERECS_PRODUCT_MODEL``, because foreign keys need it when models load (as Django's
+``AUTH_USER_MODEL``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
+
+DEFAULTS: dict[str, Any] = {
+    # Dotted path to a stylerecs.adapters.ProductAdapter subclass.
+    "PRODUCT_ADAPTER": "stylerecs.adapters.DefaultProductAdapter",
+    # The engine module, resolved on first use on a worker (it imports torch).
+    "ENGINE": "workers.engine",
+    # Extra stylizer backends: {"name": "dotted.path.Class"}.
+    "STYLIZERS": {},
+    # Default stylizer for new styles.
+    "DEFAULT_METHOD": "classic",
+    # Torch device for the workers: None picks cuda when present, else cpu.
+    "DEVICE": None,
+    # Ready variants are approved without a person looking at them.
+    "AUTO_APPROVE": False,
+    # Long side of generated variants, in pixels.
+    "VARIANT_MAX_SIDE": 1024,
+    "VARIANT_JPEG_QUALITY": 88,
+    # How many variants of one style one task stylizes.
+    "BATCH_SIZE": 8,
+    # Input limits: checked before and while decoding an uploaded image.
+    "MAX_IMAGE_BYTES": 40 * 1024 * 1024,
+    "MAX_IMAGE_PIXELS": 64_000_000,
+    # Decode product photos in a separate process: a decoder crash costs one variant.
+    "ISOLATE_DECODING": True,
+    # Where variant files go inside the default storage.
+    "VARIANT_UPLOAD_TO": "stylerecs/variants",
+    # A variant left "processing" longer than this (a worker died) may be claimed again.
+    "STALE_PROCESSING_SECONDS": 3600,
+}
+
+# Settings that name code; resolved to objects on access.
+IMPORT_STRINGS = {"PRODUCT_ADAPTER"}
+
+
+class StylerecsSettings:
+    """Attribute access to STYLERECS merged over DEFAULTS, with validation."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, Any] = {}
+
+    @property
+    def user_settings(self) -> dict[str, Any]:
+        value = getattr(settings, "STYLERECS", {})
+        if not isinstance(value, dict):
+            raise ImproperlyConfigured("STYLERECS must be a dict.")
+        return value
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name not in DEFAULTS:
+            raise AttributeError(f"Unknown stylerecs setting: {name!r}")
+        if name not in self._cache:
+            value = self.user_settings.get(name, DEFAULTS[name])
+            if name in IMPORT_STRINGS and isinstance(value, str):
+                try:
+                    value = import_string(value)
+                except ImportError as exc:
+                    raise ImproperlyConfigured(
+                        f"STYLERECS[{name!r}] = {value!r} cannot be imported: {exc}"
+                    ) from exc
+            self._cache[name] = value
+        return self._cache[name]
+
+    def reload(self) -> None:
+        self._cache.clear()
+
+
+stylerecs_settings = StylerecsSettings()
+
+
+def product_model_label() -> str:
+    """The ``app_label.ModelName`` of the host's product model."""
+    label = getattr(settings, "STYLERECS_PRODUCT_MODEL", None)
+    if not label:
+        raise ImproperlyConfigured(
+            "STYLERECS_PRODUCT_MODEL is not set: point it at your product model, "
+            "e.g. STYLERECS_PRODUCT_MODEL = 'catalog.Product'."
+        )
+    return label
+
+
+def get_product_model():
+    """The host's product model class (like ``django.contrib.auth.get_user_model``)."""
+    label = product_model_label()
+    try:
+        return apps.get_model(label, require_ready=False)
+    except ValueError as exc:
+        raise ImproperlyConfigured(
+            f"STYLERECS_PRODUCT_MODEL must be of the form 'app_label.ModelName', not {label!r}"
+        ) from exc
+    except LookupError as exc:
+        raise ImproperlyConfigured(
+            f"STYLERECS_PRODUCT_MODEL refers to model {label!r} that has not been installed"
+        ) from exc
+
+
+def get_adapter():
+    """An instance of the configured product adapter."""
+    return stylerecs_settings.PRODUCT_ADAPTER()
+
+
+def reload_on_setting_changed(*, setting: str, **kwargs: Any) -> None:
+    """``setting_changed`` receiver (connected in ``StylerecsConfig.ready``)."""
+    if setting in {"STYLERECS", "STYLERECS_PRODUCT_MODEL"}:
+        stylerecs_settings.reload()

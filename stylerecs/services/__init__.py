@@ -1,0 +1,1 @@
+"""Business rules: the only code that writes stylerecs rows or enqueues tasks."""

@@ -1,0 +1,340 @@
+"""Variants: request them, stylize them on a worker, review them.
+
+The rules that make the pipeline safe to run twice: a variant's identity is its
+idempotency key (product, source photo checksum, style, style version, params), so
+asking again finds the same row; state moves only by conditional updates
+(pending -> processing -> ready | failed), so a task delivered twice does nothing the
+second time; files are named by the SHA-256 of their bytes, so no second file appears.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+
+from django.db import InterfaceError, OperationalError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from ..conf import get_adapter, get_product_model, stylerecs_settings
+from ..models import GenerationBatch, Style, StylizedVariant, VariantStatus
+from .batches import batches_refresh
+from .files import SourceTooLarge, file_checksum, read_limited, save_content_addressed
+
+logger = logging.getLogger(__name__)
+
+DONE_STATUSES = (VariantStatus.READY, VariantStatus.APPROVED, VariantStatus.REJECTED)
+
+
+def variant_params(style: Style) -> dict:
+    """The parameters that, with the style version, decide a variant's pixels."""
+    return {
+        "method": style.method,
+        "alpha": round(float(style.strength), 4),
+        "preserve_color": bool(style.preserve_color),
+        "max_side": int(stylerecs_settings.VARIANT_MAX_SIDE),
+        "quality": int(stylerecs_settings.VARIANT_JPEG_QUALITY),
+    }
+
+
+def idempotency_key(*, product_pk, source_checksum: str, style: Style, params: dict) -> str:
+    raw = json.dumps(
+        [str(product_pk), source_checksum, style.pk, style.version, params], sort_keys=True
+    )
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def variants_request(
+    *,
+    product_ids: Iterable,
+    style_ids: Iterable[int],
+    requested_by=None,
+    source: str = "admin",
+) -> GenerationBatch:
+    """Create a batch and its pending variants in one transaction; enqueue on commit.
+
+    Variants that already exist for the same photo, style version and params are
+    reused (a failed one is tried again); products without a photo are skipped.
+    """
+    product_ids = list(dict.fromkeys(product_ids))
+    styles = list(Style.objects.filter(pk__in=list(style_ids), is_active=True))
+    if not styles:
+        raise ValueError("No active styles were given.")
+    adapter = get_adapter()
+    products = get_product_model()._default_manager.filter(pk__in=product_ids)
+    prefetch = adapter.image_queryset_prefetch()
+    if prefetch:
+        products = products.prefetch_related(*prefetch)
+
+    with transaction.atomic():
+        batch = GenerationBatch.objects.create(
+            requested_by=requested_by,
+            source=source,
+            product_ids=[str(pk) for pk in product_ids],
+            started_at=timezone.now(),
+        )
+        batch.styles.set(styles)
+        variants: list[StylizedVariant] = []
+        to_enqueue: list[StylizedVariant] = []
+        for product in products:
+            image = adapter.image_file(product)
+            if image is None:
+                logger.info("Product %s has no photo; skipped", product.pk)
+                continue
+            checksum = file_checksum(image)
+            for style in styles:
+                params = variant_params(style)
+                key = idempotency_key(
+                    product_pk=product.pk, source_checksum=checksum, style=style, params=params
+                )
+                variant, created = StylizedVariant.objects.get_or_create(
+                    idempotency_key=key,
+                    defaults={
+                        "product": product,
+                        "style": style,
+                        "style_version": style.version,
+                        "source_checksum": checksum,
+                        "params": params,
+                    },
+                )
+                if not created and variant.status == VariantStatus.FAILED:
+                    # Asking again is how staff retry a failure (after fixing its cause).
+                    StylizedVariant.objects.filter(
+                        pk=variant.pk, status=VariantStatus.FAILED
+                    ).update(status=VariantStatus.PENDING, error="", claimed_by="")
+                    variant.status = VariantStatus.PENDING
+                variants.append(variant)
+                if variant.status == VariantStatus.PENDING:
+                    to_enqueue.append(variant)
+        batch.variants.set(variants)
+        batch.total = len(variants)
+        batch.save(update_fields=["total"])
+        batches_refresh(batch_ids=[batch.pk])
+        transaction.on_commit(lambda: _enqueue(to_enqueue))
+    batch.refresh_from_db()
+    return batch
+
+
+def _enqueue(variants: Sequence[StylizedVariant]) -> None:
+    """One task per style and chunk: a task stylizes one style's batch together."""
+    from ..tasks import stylize_variants
+
+    by_style: dict[int, list[int]] = defaultdict(list)
+    for variant in variants:
+        by_style[variant.style_id].append(variant.pk)
+    size = int(stylerecs_settings.BATCH_SIZE)
+    for ids in by_style.values():
+        for start in range(0, len(ids), size):
+            stylize_variants.delay(ids[start : start + size])
+
+
+def _claim(variant_ids: Sequence[int], token: str) -> list[StylizedVariant]:
+    """Move pending variants to processing for this task; return what it now holds.
+
+    A redelivered task (same id, e.g. after its worker died) takes back what it held;
+    a variant stuck in processing longer than STALE_PROCESSING_SECONDS may be taken by
+    anyone. A duplicate delivery finds nothing left to claim.
+    """
+    now = timezone.now()
+    stale = now - timedelta(seconds=int(stylerecs_settings.STALE_PROCESSING_SECONDS))
+    claimable = Q(status=VariantStatus.PENDING) | Q(
+        Q(status=VariantStatus.PROCESSING) & (Q(claimed_by=token) | Q(started_at__lt=stale))
+    )
+    StylizedVariant.objects.filter(claimable, pk__in=variant_ids).update(
+        status=VariantStatus.PROCESSING,
+        claimed_by=token,
+        started_at=now,
+        attempts=F("attempts") + 1,
+    )
+    return list(
+        StylizedVariant.objects.filter(
+            pk__in=variant_ids, status=VariantStatus.PROCESSING, claimed_by=token
+        ).select_related("style")
+    )
+
+
+def _finish(variant: StylizedVariant, token: str, **fields) -> bool:
+    """Conditional transition out of processing; False when someone else finished it."""
+    fields.setdefault("finished_at", timezone.now())
+    return bool(
+        StylizedVariant.objects.filter(
+            pk=variant.pk, status=VariantStatus.PROCESSING, claimed_by=token
+        ).update(**fields)
+    )
+
+
+def _fail(variants: Iterable[StylizedVariant], token: str, reason: str) -> None:
+    for variant in variants:
+        _finish(variant, token, status=VariantStatus.FAILED, error=reason[:2000])
+
+
+def get_engine():
+    """The engine module named in settings (imports torch: only on workers)."""
+    return importlib.import_module(stylerecs_settings.ENGINE)
+
+
+def variants_process(*, variant_ids: Sequence[int], token: str) -> dict[str, int]:
+    """Stylize the given variants (the worker side). Safe to call twice.
+
+    Returns counts of what this call finished: {"ready": n, "failed": n}.
+    """
+    claimed = _claim(variant_ids, token)
+    counts = {"ready": 0, "failed": 0}
+    if not claimed:
+        return counts
+    by_style: dict[int, list[StylizedVariant]] = defaultdict(list)
+    for variant in claimed:
+        by_style[variant.style_id].append(variant)
+    try:
+        for group in by_style.values():
+            for key, n in _process_style_group(group, token).items():
+                counts[key] += n
+    except (OperationalError, InterfaceError):
+        raise  # transient: the task retries and takes its claimed variants back
+    except BaseException as exc:
+        # A bug, a time limit or a crash in the engine: say so on every variant this
+        # call still holds instead of leaving them "processing".
+        variants_abandon(variant_ids=[v.pk for v in claimed], token=token, reason=repr(exc))
+        raise
+    finally:
+        batches_refresh(variant_ids=[v.pk for v in claimed])
+    return counts
+
+
+def _process_style_group(group: list[StylizedVariant], token: str) -> dict[str, int]:
+    style = group[0].style
+    counts = {"ready": 0, "failed": 0}
+    current = [v for v in group if v.style_version == style.version]
+    outdated = [v for v in group if v.style_version != style.version]
+    if outdated:
+        _fail(
+            outdated,
+            token,
+            f"The style was edited after this was requested (now version {style.version}); "
+            "generate again.",
+        )
+        counts["failed"] += len(outdated)
+    if not current:
+        return counts
+
+    engine = get_engine()
+    max_bytes = int(stylerecs_settings.MAX_IMAGE_BYTES)
+    limits = engine.ImageLimits(
+        max_bytes=max_bytes, max_pixels=int(stylerecs_settings.MAX_IMAGE_PIXELS)
+    )
+    try:
+        style_bytes = read_limited(style.reference_image, max_bytes=max_bytes)
+    except (OSError, SourceTooLarge) as exc:
+        _fail(current, token, f"Style reference image cannot be read: {exc}")
+        return {"ready": counts["ready"], "failed": counts["failed"] + len(current)}
+
+    adapter = get_adapter()
+    products = get_product_model()._default_manager.filter(pk__in=[v.product_id for v in current])
+    prefetch = adapter.image_queryset_prefetch()
+    products = {p.pk: p for p in (products.prefetch_related(*prefetch) if prefetch else products)}
+    jobs: list[tuple[StylizedVariant, bytes]] = []
+    for variant in current:
+        reason = ""
+        product = products.get(variant.product_id)
+        image = adapter.image_file(product) if product is not None else None
+        if image is None:
+            reason = "The product has no photo any more."
+        else:
+            try:
+                data = read_limited(image, max_bytes=max_bytes)
+            except (OSError, SourceTooLarge) as exc:
+                reason = f"The product photo cannot be read: {exc}"
+            else:
+                if hashlib.sha256(data).hexdigest() != variant.source_checksum:
+                    reason = "The product photo changed after this was requested; generate again."
+        if reason:
+            _fail([variant], token, reason)
+            counts["failed"] += 1
+        else:
+            jobs.append((variant, data))
+    if not jobs:
+        return counts
+
+    params = jobs[0][0].params
+    try:
+        outcomes = engine.stylize_many(
+            [data for _, data in jobs],
+            style_bytes,
+            method=params["method"],
+            alpha=params["alpha"],
+            preserve_color=params["preserve_color"],
+            max_side=params["max_side"],
+            quality=params["quality"],
+            device=stylerecs_settings.DEVICE,
+            style_key=f"{style.pk}:{style.version}",
+            limits=limits,
+            isolate_decoding=bool(stylerecs_settings.ISOLATE_DECODING),
+            options={},
+        )
+    except engine.ImageError as exc:
+        _fail([v for v, _ in jobs], token, f"Style reference image is unusable: {exc}")
+        counts["failed"] += len(jobs)
+        return counts
+    except (LookupError, RuntimeError, ValueError) as exc:
+        # Unknown method, missing weights, bad parameters: not transient, so say why.
+        _fail([v for v, _ in jobs], token, f"{type(exc).__name__}: {exc}")
+        counts["failed"] += len(jobs)
+        return counts
+
+    approved = bool(stylerecs_settings.AUTO_APPROVE)
+    for (variant, _), outcome in zip(jobs, outcomes, strict=True):
+        if not outcome.ok:
+            _fail([variant], token, outcome.error or "stylizing failed")
+            counts["failed"] += 1
+            continue
+        name = save_content_addressed(
+            outcome.data, prefix=stylerecs_settings.VARIANT_UPLOAD_TO, extension="jpg"
+        )
+        if _finish(
+            variant,
+            token,
+            status=VariantStatus.APPROVED if approved else VariantStatus.READY,
+            image=name,
+            width=outcome.width,
+            height=outcome.height,
+            file_size=len(outcome.data),
+            seconds=outcome.seconds,
+            error="",
+        ):
+            counts["ready"] += 1
+    return counts
+
+
+def variants_abandon(*, variant_ids: Sequence[int], token: str, reason: str) -> int:
+    """Fail the variants this token still holds in processing, with the reason."""
+    return StylizedVariant.objects.filter(
+        pk__in=list(variant_ids), status=VariantStatus.PROCESSING, claimed_by=token
+    ).update(status=VariantStatus.FAILED, error=reason[:2000], finished_at=timezone.now())
+
+
+def variants_review(*, variant_ids: Iterable[int], approve: bool, user=None) -> int:
+    """Approve or reject finished variants; returns how many changed."""
+    target = VariantStatus.APPROVED if approve else VariantStatus.REJECTED
+    return (
+        StylizedVariant.objects.filter(pk__in=list(variant_ids), status__in=DONE_STATUSES)
+        .exclude(status=target)
+        .update(status=target, reviewed_by=user, reviewed_at=timezone.now())
+    )
+
+
+def variants_stale_requeue() -> int:
+    """Give back variants whose worker died without Celery redelivering them."""
+    stale = timezone.now() - timedelta(seconds=int(stylerecs_settings.STALE_PROCESSING_SECONDS))
+    variants = list(
+        StylizedVariant.objects.filter(status=VariantStatus.PROCESSING, started_at__lt=stale)
+    )
+    StylizedVariant.objects.filter(pk__in=[v.pk for v in variants]).update(
+        status=VariantStatus.PENDING, claimed_by=""
+    )
+    transaction.on_commit(lambda: _enqueue(variants))
+    return len(variants)

@@ -1,0 +1,40 @@
+"""Celery tasks: take ids, call one service, own the retries. Nothing else.
+
+Every task here is idempotent (see services/variants.py), because with acks_late and
+reject_on_worker_lost a task can run again after its worker died.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+
+from .services import variants as variant_services
+
+# Transient: the database went away or was busy. Anything else is acked and the
+# variant is failed with its reason by the service.
+TRANSIENT = (OperationalError, InterfaceError, ConnectionError)
+
+
+@shared_task(
+    bind=True,
+    autoretry_for=TRANSIENT,
+    retry_backoff=True,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=5,
+    acks_late=True,
+)
+def stylize_variants(self, variant_ids: list[int]) -> dict[str, int]:
+    """Stylize a batch of variants of one style (routed to the ``gpu`` queue)."""
+    # The task id survives redelivery and retries, so a rerun takes back its own claims.
+    token = self.request.id or uuid.uuid4().hex
+    return variant_services.variants_process(variant_ids=variant_ids, token=token)
+
+
+@shared_task(autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5)
+def requeue_stale_variants() -> int:
+    """Give back variants left in processing by a worker that died (for celery beat)."""
+    return variant_services.variants_stale_requeue()

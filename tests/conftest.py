@@ -1,0 +1,188 @@
+"""Fixtures shared by the integration and e2e tests: real rows, real photos, a real worker.
+
+The worker is a separate process started with ``celery -A workers worker`` against the
+same test database and the Redis broker of the test environment (see Makefile), so a
+test that enqueues a task sees it run exactly as in production.
+
+Django is imported inside the fixtures, not here: tests/engine runs with
+``-p no:django`` and must not need settings to collect.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def jpeg_bytes(array_or_image, quality: int = 90, **save) -> bytes:
+    image = (
+        array_or_image
+        if isinstance(array_or_image, Image.Image)
+        else Image.fromarray(array_or_image)
+    )
+    buffer = io.BytesIO()
+    image.convert(save.pop("mode", "RGB")).save(buffer, "JPEG", quality=quality, **save)
+    return buffer.getvalue()
+
+
+def sample_jpeg(name: str = "coffee", side: int = 160) -> bytes:
+    from skimage import data
+
+    image = Image.fromarray(getattr(data, name)())
+    image.thumbnail((side, side))
+    return jpeg_bytes(image)
+
+
+@pytest.fixture
+def make_product(db):
+    """Create a demo-shop product whose photo is the given bytes (a real photo by default)."""
+    from django.core.files.base import ContentFile
+
+    from shop.models import Category, Product, ProductImage
+
+    counter = {"n": 0}
+
+    def make(photo: bytes | None = None, *, title: str | None = None, ext: str = "jpg"):
+        counter["n"] += 1
+        n = counter["n"]
+        category, _ = Category.objects.get_or_create(slug="prints", defaults={"name": "Prints"})
+        product = Product.objects.create(
+            title=title or f"Print {n}",
+            slug=f"print-{n}-{time.monotonic_ns()}",
+            price="10.00",
+            category=category,
+        )
+        image = ProductImage(product=product, position=0, alt=product.title)
+        image.image.save(f"p{n}.{ext}", ContentFile(photo if photo is not None else sample_jpeg()))
+        return product
+
+    return make
+
+
+@pytest.fixture
+def make_style(db):
+    from django.core.files.base import ContentFile
+
+    from stylerecs.models import Style
+    from stylerecs.services.styles import style_save
+
+    def make(slug: str = "noir", *, source: str = "camera", **fields):
+        style = Style(slug=slug, name=slug.title(), **fields)
+        style.reference_image.save(f"{slug}.jpg", ContentFile(sample_jpeg(source)), save=False)
+        return style_save(style=style)
+
+    return make
+
+
+def _worker_env(database_name: str) -> dict[str, str]:
+    from django.conf import settings
+
+    env = dict(os.environ)
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        env["DATABASE_URL"] = f"sqlite:///{database_name}"
+    else:
+        env["DATABASE_URL"] = (
+            f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT'] or 5432}/"
+            f"{database_name}"
+        )
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+class Worker:
+    """A real ``celery worker`` process for the test database."""
+
+    def __init__(self, env: dict[str, str], log: Path, pool: str = "prefork"):
+        self.env, self.log_path, self.pool = env, log, pool
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 60) -> Worker:
+        self.log = open(self.log_path, "ab")  # noqa: SIM115 (open for the worker's life)
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "workers",
+                "worker",
+                "-Q",
+                "gpu,default",
+                "--pool",
+                self.pool,
+                "--concurrency",
+                "1",
+                "--loglevel",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--hostname",
+                f"test-{os.getpid()}@%h",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"worker exited: {self.log_path.read_text()[-3000:]}")
+            if b" ready." in self.log_path.read_bytes():
+                return self
+            time.sleep(0.2)
+        raise RuntimeError(f"worker not ready: {self.log_path.read_text()[-3000:]}")
+
+    def child_pids(self) -> list[int]:
+        out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True)
+        return [int(pid) for pid in out.stdout.split()]
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.log.close()
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
+    """One worker for the whole session; the queues are purged before it starts."""
+    from workers.celery import app
+
+    with django_db_blocker.unblock():
+        from django.db import connection
+
+        name = connection.settings_dict["NAME"]
+    with app.connection_for_write() as conn:
+        for queue in ("gpu", "default"):
+            conn.default_channel.queue_purge(queue)
+    log = tmp_path_factory.mktemp("worker") / "worker.log"
+    worker = Worker(_worker_env(name), log).start()
+    yield worker
+    worker.stop()
+
+
+def wait_for(predicate, *, timeout: float = 60, interval: float = 0.2, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")

@@ -1,0 +1,36 @@
+"""System checks give coded errors for a misconfigured host (stylerecs/checks.py)."""
+
+import pytest
+from django.core import checks
+from django.test import override_settings
+
+
+def ids(**overrides) -> set[str]:
+    with override_settings(**overrides):
+        return {message.id for message in checks.run_checks() if message.id.startswith("stylerecs")}
+
+
+def test_demo_settings_pass_the_checks():
+    assert ids() == set()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"STYLERECS_PRODUCT_MODEL": None}, "stylerecs.E001"),
+        ({"STYLERECS_PRODUCT_MODEL": "shop.Nope"}, "stylerecs.E002"),
+        ({"STYLERECS_PRODUCT_MODEL": "not-a-label"}, "stylerecs.E002"),
+        ({"STYLERECS": {"PRODUCT_ADAPTER": "shop.adapters.Missing"}}, "stylerecs.E003"),
+        ({"STYLERECS": {"PRODUCT_ADAPTER": "shop.models.Product"}}, "stylerecs.E004"),
+        (
+            {"STYLERECS": {"BATCH_SIZE": 0, "PRODUCT_ADAPTER": "shop.adapters.ShopProductAdapter"}},
+            "stylerecs.E006",
+        ),
+        (
+            {"STYLERECS": {"TYPO": 1, "PRODUCT_ADAPTER": "shop.adapters.ShopProductAdapter"}},
+            "stylerecs.W001",
+        ),
+    ],
+)
+def test_misconfiguration_gives_a_coded_error(overrides, expected):
+    assert expected in ids(**overrides)

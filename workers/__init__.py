@@ -1,0 +1,5 @@
+"""Celery workers for stylerecs.
+
+``workers.celery`` is the Celery app; ``workers.engine`` is the pure torch engine, which
+imports neither Django nor Celery so that it runs and is benchmarked on its own.
+"""

@@ -1,0 +1,56 @@
+"""The stylerecs engine: style transfer on torch, Pillow and numpy alone.
+
+It never imports Django, Celery or stylerecs, so it runs and is benchmarked on its own
+(``python -m workers.engine --help``). The Django side reaches it only through
+:func:`stylize_many` and the stylizer registry.
+
+Importing this package is cheap on purpose: the image-decoding child process imports
+``workers.engine.images`` and must not pay for torch. The names below are therefore
+loaded on first access.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "stylize_many": "workers.engine.pipeline",
+    "stylize_file": "workers.engine.pipeline",
+    "StylizeOutcome": "workers.engine.pipeline",
+    "ImageError": "workers.engine.images",
+    "ImageLimits": "workers.engine.images",
+    "get_stylizer": "workers.engine.stylizers",
+    "available": "workers.engine.stylizers",
+}
+
+__all__ = [
+    "ImageError",
+    "ImageLimits",
+    "StylizeOutcome",
+    "__version__",
+    "available",
+    "get_stylizer",
+    "stylize_file",
+    "stylize_many",
+]
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from .images import ImageError, ImageLimits
+    from .pipeline import StylizeOutcome, stylize_file, stylize_many
+    from .stylizers import available, get_stylizer
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])

@@ -1,0 +1,263 @@
+"""Bytes in, stylized JPEGs out: what the Celery worker and the CLI call.
+
+:func:`stylize_many` restyles many product images with one style: it decodes each
+image safely (in a child process by default), prepares the style once (and caches it
+by ``style_key``), runs equally sized images as one batch, and reports one
+:class:`StylizeOutcome` per input, so one bad photo fails alone.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+
+from .images import (
+    ImageError,
+    ImageLimits,
+    decode_image,
+    decode_image_isolated,
+    encode_for_path,
+    encode_image,
+)
+from .stylizers import StyleState, Stylizer, get_stylizer
+from .tensors import pil_to_tensor, stack_batch, tensor_to_pil
+
+__all__ = [
+    "StylizeOutcome",
+    "clear_style_cache",
+    "stylize_file",
+    "stylize_images",
+    "stylize_many",
+]
+
+STYLE_CACHE_SIZE = 32
+
+
+@dataclass
+class StylizeOutcome:
+    """The result for one content image: encoded JPEG bytes, or why it failed."""
+
+    ok: bool
+    data: bytes | None = None  # encoded JPEG, metadata stripped
+    width: int = 0
+    height: int = 0
+    error: str = ""
+    seconds: float = 0.0
+
+
+class _StyleCache:
+    """A small thread-safe LRU of prepared styles, keyed by the caller's style key."""
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._data: OrderedDict[tuple, StyleState] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> StyleState | None:
+        with self._lock:
+            state = self._data.get(key)
+            if state is not None:
+                self._data.move_to_end(key)
+            return state
+
+    def put(self, key: tuple, state: StyleState) -> None:
+        with self._lock:
+            self._data[key] = state
+            self._data.move_to_end(key)
+            while len(self._data) > self.maxsize:
+                self._data.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+_style_cache = _StyleCache(STYLE_CACHE_SIZE)
+
+
+def clear_style_cache() -> None:
+    """Forget every prepared style (e.g. after a style's reference image changed)."""
+    _style_cache.clear()
+
+
+def _options_key(options: dict[str, Any]) -> tuple:
+    return tuple(sorted((k, repr(v)) for k, v in options.items()))
+
+
+def _prepare_style(
+    stylizer: Stylizer,
+    style: bytes,
+    *,
+    decode: Callable[..., Image.Image],
+    limits: ImageLimits,
+    max_side: int,
+    cache_key: tuple | None,
+) -> StyleState:
+    if cache_key is not None:
+        cached = _style_cache.get(cache_key)
+        if cached is not None:
+            return cached
+    # A bad style image raises ImageError here: every content would fail with it.
+    image = decode(style, limits=limits, max_side=max_side)
+    state = stylizer.prepare_style(pil_to_tensor(image).to(stylizer.device))
+    if cache_key is not None:
+        _style_cache.put(cache_key, state)
+    return state
+
+
+def _run_batch(
+    stylizer: Stylizer, batch: torch.Tensor, state: StyleState, alpha: float, preserve: bool
+) -> torch.Tensor:
+    """Stylize ``batch``; on CUDA out-of-memory, retry it in halves.
+
+    The retry happens after the ``except`` block has ended: its traceback holds
+    references to the failed attempt's tensors, and the memory is only freed then.
+    """
+    try:
+        return stylizer.stylize(
+            batch.to(stylizer.device), state, alpha=alpha, preserve_color=preserve
+        ).cpu()
+    except torch.cuda.OutOfMemoryError:
+        if batch.shape[0] == 1:
+            raise
+    torch.cuda.empty_cache()  # a no-op unless CUDA was initialised
+    half = batch.shape[0] // 2
+    first = _run_batch(stylizer, batch[:half], state, alpha, preserve)
+    second = _run_batch(stylizer, batch[half:], state, alpha, preserve)
+    return torch.cat((first, second), dim=0)
+
+
+def stylize_images(
+    stylizer: Stylizer,
+    images: Sequence[Image.Image],
+    state: StyleState,
+    *,
+    alpha: float = 1.0,
+    preserve_color: bool = False,
+) -> tuple[list[Image.Image], list[float]]:
+    """Stylize decoded RGB images with a prepared style, batching equal sizes.
+
+    Returns the images in input order and each one's share of the compute time.
+    """
+    results: list[Image.Image | None] = [None] * len(images)
+    seconds = [0.0] * len(images)
+    groups: dict[tuple[int, int], list[int]] = {}
+    for index, img in enumerate(images):
+        groups.setdefault(img.size, []).append(index)
+    for indices in groups.values():
+        started = time.perf_counter()
+        batch = stack_batch([pil_to_tensor(images[i]) for i in indices])
+        with torch.inference_mode():
+            out = _run_batch(stylizer, batch, state, alpha, preserve_color)
+        for row, i in enumerate(indices):
+            results[i] = tensor_to_pil(out[row])
+        share = (time.perf_counter() - started) / len(indices)
+        for i in indices:
+            seconds[i] = share
+    return results, seconds  # type: ignore[return-value]
+
+
+def stylize_many(
+    contents: Sequence[bytes],
+    style: bytes,
+    *,
+    method: str = "classic",
+    alpha: float = 1.0,
+    preserve_color: bool = False,
+    max_side: int = 1024,
+    quality: int = 90,
+    device: str | None = None,
+    style_key: str | None = None,
+    limits: ImageLimits | None = None,
+    isolate_decoding: bool = True,
+    options: dict | None = None,
+) -> list[StylizeOutcome]:
+    """Restyle each of ``contents`` (encoded images) with ``style`` (an encoded image).
+
+    Returns one outcome per content, in order. A content that cannot be decoded gets
+    ``ok=False`` and the reason; the others are unaffected. A bad style image raises
+    :class:`ImageError`. ``style_key`` (e.g. "style 7 version 3") lets the prepared
+    style be reused across calls. Errors of the stylizer itself propagate.
+    """
+    Stylizer.check_alpha(alpha)
+    limits = limits or ImageLimits()
+    options = dict(options or {})
+    stylizer = get_stylizer(method, device=device, **options)
+    decode = decode_image_isolated if isolate_decoding else decode_image
+    cache_key = None
+    if style_key is not None:
+        cache_key = (style_key, method, str(stylizer.device), max_side, _options_key(options))
+    state = _prepare_style(
+        stylizer, style, decode=decode, limits=limits, max_side=max_side, cache_key=cache_key
+    )
+
+    outcomes = [StylizeOutcome(ok=False) for _ in contents]
+    decoded: list[Image.Image] = []
+    positions: list[int] = []
+    for index, data in enumerate(contents):
+        started = time.perf_counter()
+        try:
+            decoded.append(decode(data, limits=limits, max_side=max_side))
+            positions.append(index)
+        except ImageError as exc:
+            outcomes[index].error = str(exc)
+        outcomes[index].seconds = time.perf_counter() - started
+
+    images, seconds = stylize_images(
+        stylizer, decoded, state, alpha=alpha, preserve_color=preserve_color
+    )
+    for index, img, spent in zip(positions, images, seconds, strict=True):
+        started = time.perf_counter()
+        outcome = outcomes[index]
+        outcome.data = encode_image(img, format="JPEG", quality=quality)
+        outcome.width, outcome.height = img.size
+        outcome.ok = True
+        outcome.seconds += spent + time.perf_counter() - started
+    return outcomes
+
+
+def stylize_file(
+    content_path: str | os.PathLike[str],
+    style_path: str | os.PathLike[str],
+    *,
+    method: str = "classic",
+    alpha: float = 1.0,
+    preserve_color: bool = False,
+    size: int = 0,
+    out_path: str | os.PathLike[str],
+    device: str | None = None,
+    quality: int = 90,
+    options: dict | None = None,
+) -> tuple[int, int]:
+    """Stylize one image file into ``out_path`` (PNG if it ends with .png, else JPEG).
+
+    ``size`` is the long side of the output (never upscaled); 0 keeps the input size.
+    Returns the output's (width, height).
+    """
+    if size < 0:
+        raise ValueError(f"size must be 0 (keep) or positive, got {size}")
+    Stylizer.check_alpha(alpha)
+    stylizer = get_stylizer(method, device=device, **dict(options or {}))
+    content = decode_image(Path(content_path).read_bytes(), max_side=size)
+    style = decode_image(Path(style_path).read_bytes(), max_side=size)
+    state = stylizer.prepare_style(pil_to_tensor(style).to(stylizer.device))
+    (result,), _ = stylize_images(
+        stylizer, [content], state, alpha=alpha, preserve_color=preserve_color
+    )
+    data = encode_for_path(result, out_path, quality=quality)
+    out = Path(out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(data)
+    return result.size
