@@ -18,7 +18,7 @@ from django.utils.translation import ngettext
 from . import selectors
 from .conf import get_adapter
 from .forms import GenerateVariantsForm
-from .models import GenerationBatch, Style, StylizedVariant
+from .models import GenerationBatch, Style, StylizedVariant, VariantStatus
 from .services.styles import style_save
 from .services.variants import variants_request, variants_review
 
@@ -164,7 +164,6 @@ class StylizedVariantAdmin(admin.ModelAdmin):
         "style_version",
         "status",
         "seconds",
-        "created_at",
     ]
     list_filter = ["status", "style"]
     list_select_related = ["style", "product"]
@@ -224,11 +223,11 @@ class StylizedVariantAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("Variant"))
     def variant_thumb(self, obj):
-        return thumbnail(obj.image, str(obj.style), 80)
+        return thumbnail(obj.image, str(obj.style), 64)
 
     @admin.display(description=_("Original"))
     def original_thumb(self, obj):
-        return thumbnail(get_adapter().image_file(obj.product), "original", 80)
+        return thumbnail(get_adapter().image_file(obj.product), "original", 64)
 
     @admin.display(description=_("Variant"))
     def variant_large(self, obj):
@@ -243,17 +242,23 @@ class StylizedVariantAdmin(admin.ModelAdmin):
         return get_adapter().title(obj.product)
 
     def _review(self, request, queryset, *, approve: bool):
+        target = VariantStatus.APPROVED if approve else VariantStatus.REJECTED
+        already = queryset.filter(status=target).count()
         changed = variants_review(
             variant_ids=queryset.values_list("pk", flat=True), approve=approve, user=request.user
         )
-        skipped = queryset.count() - changed
+        unfinished = queryset.count() - changed - already
         verb = _("approved") if approve else _("rejected")
         self.message_user(request, _("%(n)d variant(s) %(verb)s.") % {"n": changed, "verb": verb})
-        if skipped:
+        if already:
+            self.message_user(
+                request, _("%(n)d variant(s) were %(verb)s already.") % {"n": already, "verb": verb}
+            )
+        if unfinished:
             self.message_user(
                 request,
                 _("%(n)d variant(s) skipped: only finished variants can be reviewed.")
-                % {"n": skipped},
+                % {"n": unfinished},
                 messages.WARNING,
             )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
+from .conf import get_adapter
 from .models import GenerationBatch, StylizedVariant, VariantStatus
 
 
@@ -22,10 +23,9 @@ def approved_variants_for_product(*, product) -> QuerySet[StylizedVariant]:
 def batch_progress(*, batch: GenerationBatch) -> dict:
     """A batch's progress, with the reasons of its failures."""
     failures = list(
-        batch.variants.filter(status=VariantStatus.FAILED)
-        .select_related("style")
-        .values("pk", "product_id", "style__name", "error")[:50]
+        batch.variants.filter(status=VariantStatus.FAILED).select_related("style", "product")[:50]
     )
+    adapter = get_adapter()
     return {
         "id": batch.pk,
         "total": batch.total,
@@ -36,11 +36,11 @@ def batch_progress(*, batch: GenerationBatch) -> dict:
         "finished": batch.is_finished,
         "failures": [
             {
-                "variant": f["pk"],
-                "product": str(f["product_id"]),
-                "style": f["style__name"],
-                "error": f["error"],
+                "variant": variant.pk,
+                "product": adapter.title(variant.product),
+                "style": variant.style.name,
+                "error": variant.error,
             }
-            for f in failures
+            for variant in failures
         ],
     }

@@ -199,7 +199,11 @@ def variants_process(*, variant_ids: Sequence[int], token: str) -> dict[str, int
     except BaseException as exc:
         # A bug, a time limit or a crash in the engine: say so on every variant this
         # call still holds instead of leaving them "processing".
-        variants_abandon(variant_ids=[v.pk for v in claimed], token=token, reason=repr(exc))
+        variants_abandon(
+            variant_ids=[v.pk for v in claimed],
+            token=token,
+            reason=f"Unexpected error ({type(exc).__name__}): {exc}",
+        )
         raise
     finally:
         batches_refresh(variant_ids=[v.pk for v in claimed])

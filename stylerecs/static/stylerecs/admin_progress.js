@@ -7,6 +7,7 @@
   function render(bar, data) {
     bar.max = Math.max(data.total, 1);
     bar.value = data.done;
+    bar.classList.toggle("stylerecs-progress-failed", data.failed > 0);
     const label = bar.parentElement.querySelector(".stylerecs-progress-label");
     if (label) label.textContent = data.percent + "%";
     const box = bar.closest(".stylerecs-batch-progress");
@@ -38,7 +39,17 @@
       .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
       .then(function (data) {
         render(bar, data);
-        if (!data.finished) setTimeout(function () { poll(bar); }, POLL_MS);
+        if (!data.finished) {
+          setTimeout(function () { poll(bar); }, POLL_MS);
+          return;
+        }
+        // The batch page's own fields (title, counts, finished at) were rendered while
+        // the batch ran: reload once so the whole page agrees with the progress box.
+        const box = bar.closest(".stylerecs-batch-progress");
+        if (box && box.dataset.finishedAtLoad === "false") {
+          box.dataset.finishedAtLoad = "true";
+          setTimeout(function () { window.location.reload(); }, 1500);
+        }
       })
       .catch(function () { setTimeout(function () { poll(bar); }, POLL_MS * 5); });
   }
