@@ -6,6 +6,7 @@ Host shops add :class:`ProductVariantsAdminMixin` to their product admin to get 
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
@@ -16,11 +17,12 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from . import selectors
-from .conf import get_adapter
+from .conf import get_adapter, stylerecs_settings
 from .forms import GenerateVariantsForm
 from .models import GenerationBatch, Style, StylizedVariant, VariantStatus
 from .services.styles import style_save
-from .services.variants import variants_request, variants_review
+from .services.variants import variants_request, variants_review, weights_missing_reason
+from .weights import METHOD_WEIGHTS, missing_weights
 
 THUMB = '<img src="{}" alt="{}" style="max-height:{}px;max-width:{}px;border-radius:4px">'
 
@@ -37,6 +39,7 @@ class StyleAdmin(admin.ModelAdmin):
         "preview",
         "name",
         "method",
+        "runnable",
         "strength",
         "preserve_color",
         "is_active",
@@ -74,6 +77,41 @@ class StyleAdmin(admin.ModelAdmin):
     @admin.display(description=_("Reference preview"))
     def reference_preview(self, obj: Style) -> str:
         return thumbnail(obj.reference_image, obj.name, 240)
+
+    @admin.display(description=_("Weights"))
+    def runnable(self, obj: Style) -> str:
+        missing = missing_weights(obj.method)
+        if not missing:
+            return format_html('<span title="{}">✔</span>', _("ready to run"))
+        return format_html(
+            '<span style="color:var(--error-fg,#ba2121)" title="{}">⚠ {}</span>',
+            ", ".join(missing),
+            _("weights missing"),
+        )
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "method":
+            # Built per request: the extra stylizers come from settings at run time.
+            names = list(METHOD_WEIGHTS) + [
+                n for n in stylerecs_settings.STYLIZERS if n not in METHOD_WEIGHTS
+            ]
+            return forms.ChoiceField(
+                choices=[(n, n) for n in names],
+                initial=stylerecs_settings.DEFAULT_METHOD,
+                help_text=db_field.help_text,
+                label=db_field.verbose_name.capitalize(),
+            )
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        style = self.get_object(request, object_id)
+        if style is not None and request.method == "GET":
+            missing = missing_weights(style.method)
+            if missing:
+                self.message_user(
+                    request, weights_missing_reason(style.method, missing), messages.WARNING
+                )
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
         style_save(style=obj)

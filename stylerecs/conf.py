@@ -23,6 +23,14 @@ DEFAULTS: dict[str, Any] = {
     "ENGINE": "workers.engine",
     # Extra stylizer backends: {"name": "dotted.path.Class"}.
     "STYLIZERS": {},
+    # Neural weight files (local only; never downloaded): key -> path, relative paths
+    # inside WEIGHTS_DIR. See docs/WEIGHTS.md and `manage.py stylerecs_weights`.
+    "WEIGHTS_DIR": "var/weights",
+    "WEIGHTS": {
+        "adain_encoder": "vgg_normalised.pth",
+        "adain_decoder": "decoder.pth",
+        "vgg19": "vgg19-dcbb9e9d.pth",
+    },
     # Default stylizer for new styles.
     "DEFAULT_METHOD": "classic",
     # Torch device for the workers: None picks cuda when present, else cpu.

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from ..conf import get_adapter, get_product_model, stylerecs_settings
 from ..models import GenerationBatch, Style, StylizedVariant, VariantStatus
+from ..weights import method_options, missing_weights
 from .batches import batches_refresh
 from .files import SourceTooLarge, file_checksum, read_limited, save_content_addressed
 
@@ -173,6 +174,14 @@ def _fail(variants: Iterable[StylizedVariant], token: str, reason: str) -> None:
         _finish(variant, token, status=VariantStatus.FAILED, error=reason[:2000])
 
 
+def weights_missing_reason(method: str, missing: list[str]) -> str:
+    return (
+        f"The {method} stylizer needs weights that are not installed: {', '.join(missing)}. "
+        "Install them with `manage.py stylerecs_weights install --from DIR` (see "
+        "docs/WEIGHTS.md), or switch the style to the classic method."
+    )
+
+
 def get_engine():
     """The engine module named in settings (imports torch: only on workers)."""
     return importlib.import_module(stylerecs_settings.ENGINE)
@@ -224,6 +233,13 @@ def _process_style_group(group: list[StylizedVariant], token: str) -> dict[str, 
         )
         counts["failed"] += len(outdated)
     if not current:
+        return counts
+
+    method = current[0].params.get("method", style.method)
+    missing = missing_weights(method)
+    if missing:
+        _fail(current, token, weights_missing_reason(method, missing))
+        counts["failed"] += len(current)
         return counts
 
     engine = get_engine()
@@ -278,7 +294,7 @@ def _process_style_group(group: list[StylizedVariant], token: str) -> dict[str, 
             style_key=f"{style.pk}:{style.version}",
             limits=limits,
             isolate_decoding=bool(stylerecs_settings.ISOLATE_DECODING),
-            options={},
+            options=method_options(params["method"]),
         )
     except engine.ImageError as exc:
         _fail([v for v, _ in jobs], token, f"Style reference image is unusable: {exc}")

@@ -161,3 +161,29 @@ def test_missing_product_photo_file_fails_with_reason(celery_worker, make_produc
         assert "cannot be read" in variant.error or "no photo" in variant.error
     else:
         assert variant.status == VariantStatus.READY  # the worker was faster than delete()
+
+
+def test_style_whose_weights_are_missing_fails_with_what_to_install(
+    celery_worker, make_product, make_style, client
+):
+    """An adain style on a worker with no weights installed: variants fail, saying why,
+    and the style's admin page warns; classic styles keep working beside it."""
+    from django.contrib.auth.models import User
+    from django.urls import reverse
+
+    product = make_product()
+    adain = make_style("neural", method="adain")
+    classic = make_style("noir")
+    batch = variants_request(product_ids=[product.pk], style_ids=[adain.pk, classic.pk])
+    wait_for(lambda: finished(batch), what="batch")
+    failed = StylizedVariant.objects.get(style=adain)
+    assert failed.status == VariantStatus.FAILED
+    assert "needs weights that are not installed" in failed.error
+    assert "stylerecs_weights install" in failed.error
+    assert StylizedVariant.objects.get(style=classic).status == VariantStatus.READY
+
+    client.force_login(User.objects.create_superuser("boss", password="pw"))
+    page = client.get(reverse("admin:stylerecs_style_change", args=[adain.pk]))
+    assert b"needs weights that are not installed" in page.content
+    listing = client.get(reverse("admin:stylerecs_style_changelist"))
+    assert b"weights missing" in listing.content

@@ -12,6 +12,7 @@ from shop import demo_data
 from shop.models import Category, Product, ProductImage
 from stylerecs.models import Style
 from stylerecs.services.styles import style_save
+from stylerecs.weights import method_available
 
 
 class Command(BaseCommand):
@@ -26,9 +27,16 @@ class Command(BaseCommand):
             action="store_true",
             help="Create or reset a superuser 'admin' with a fresh password and print it.",
         )
-        parser.add_argument("--method", default="classic", help="Stylizer of the demo styles.")
+        parser.add_argument(
+            "--method",
+            default="auto",
+            help="Stylizer of new demo styles; 'auto': adain when its weights are installed, "
+            "else classic (which needs none).",
+        )
 
     def handle(self, *args, limit, admin, method, **options):
+        if method == "auto":
+            method = "adain" if method_available("adain") else "classic"
         products = demo_data.PRODUCTS[:limit] if limit else demo_data.PRODUCTS
         created_products = created_styles = 0
         with transaction.atomic():
@@ -74,7 +82,7 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo catalogue: {Product.objects.count()} products ({created_products} new), "
-                f"{Style.objects.count()} styles ({created_styles} new)."
+                f"{Style.objects.count()} styles ({created_styles} new, method {method})."
             )
         )
         if admin:
