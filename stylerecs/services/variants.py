@@ -182,9 +182,22 @@ def weights_missing_reason(method: str, missing: list[str]) -> str:
     )
 
 
+_configured_stylizers: dict | None = None
+
+
 def get_engine():
-    """The engine module named in settings (imports torch: only on workers)."""
-    return importlib.import_module(stylerecs_settings.ENGINE)
+    """The engine module named in settings (imports torch: only on workers).
+
+    The host's extra stylizers (``STYLERECS["STYLIZERS"]``) are registered with the
+    engine when they change; re-registering drops loaded models, so not on every call.
+    """
+    global _configured_stylizers
+    engine = importlib.import_module(stylerecs_settings.ENGINE)
+    extra = dict(stylerecs_settings.STYLIZERS)
+    if extra != _configured_stylizers:
+        importlib.import_module(f"{stylerecs_settings.ENGINE}.stylizers").configure(extra=extra)
+        _configured_stylizers = extra
+    return engine
 
 
 def variants_process(*, variant_ids: Sequence[int], token: str) -> dict[str, int]:
