@@ -39,6 +39,15 @@ def photo():
 
 
 @pytest.fixture(scope="session")
+def weights_dir(tmp_path_factory) -> Path:
+    """Random checkpoints in the real files' formats and full shapes, written once
+    (see tests/weights_factory.py)."""
+    from tests.weights_factory import write_random_weights
+
+    return write_random_weights(tmp_path_factory.mktemp("weights"))
+
+
+@pytest.fixture(scope="session")
 def to_bytes():
     """to_bytes(img, format="JPEG", **save_options) -> encoded bytes."""
 

@@ -127,3 +127,50 @@ def test_methods_lists_registered_stylizers(capsys):
     assert main(["methods"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert "classic\tworkers.engine.stylizers.classic.ClassicStylizer" in lines
+
+
+def test_adain_blends_two_styles_at_the_input_size(weights_dir, photo, tmp_path, capsys):
+    from workers.engine import stylizers
+    from workers.engine.__main__ import main
+
+    photo("chelsea", 80).save(tmp_path / "cat.jpg", quality=92)  # 80 x 53
+    photo("brick", 48).save(tmp_path / "brick.png")
+    photo("coffee", 48).save(tmp_path / "coffee.png")
+    argv = [
+        "stylize", "--method", "adain", "--content", str(tmp_path / "cat.jpg"),
+        "--style", str(tmp_path / "brick.png"), "--style", str(tmp_path / "coffee.png"),
+        "--style-weights", "0.7", "0.3", "--alpha", "0.9", "--preserve-color",
+        "--encoder-weights", str(weights_dir / "vgg_normalised.pth"),
+        "--weights-dir", str(weights_dir),  # supplies the decoder
+        "--tile", "64", "--size", "0", "--device", "cpu", "--out", str(tmp_path / "out.png"),
+    ]  # fmt: skip
+    # A 64 px tile is below twice the default overlap: refused before any work.
+    assert main(argv) == 2
+    assert "tile_size must be at least twice tile_overlap (256)" in capsys.readouterr().err
+    argv[argv.index("64")] = "256"
+    assert main(argv) == 0, capsys.readouterr().err
+    with Image.open(tmp_path / "out.png") as img:
+        assert img.format == "PNG" and img.size == (80, 53)
+    stylizers.clear_cache()
+
+
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        (["--method", "adain", "--encoder-weights", "{d}/vgg.pth"], "--encoder-weights"),
+        (["--method", "adain", "--encoder-weights", "{d}/cat.jpg"], "--decoder-weights"),
+        (["--method", "classic", "--decoder-weights", "{d}/x.pth"], "does not apply"),
+        (["--style", "{d}/brick.png", "--style-weights", "1", "2", "3"], "style weight"),
+        (["--style", "{d}/brick.png"], "cannot blend"),
+    ],
+    ids=["encoder-missing", "decoder-unset", "not-for-classic", "weights-count", "no-blend"],
+)
+def test_weights_and_style_flags_fail_with_one_line(files, capsys, extra, message):
+    from workers.engine.__main__ import main
+
+    argv = ["stylize", "--content", f"{files}/cat.jpg", "--style", f"{files}/brick.png"]
+    argv += [a.format(d=files) for a in extra] + ["--out", str(files / "never.jpg")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+    assert not (files / "never.jpg").exists()

@@ -230,7 +230,7 @@ def stylize_many(
 
 def stylize_file(
     content_path: str | os.PathLike[str],
-    style_path: str | os.PathLike[str],
+    style_path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     *,
     method: str = "classic",
     alpha: float = 1.0,
@@ -240,19 +240,33 @@ def stylize_file(
     device: str | None = None,
     quality: int = 90,
     options: dict | None = None,
+    style_weights: Sequence[float] | None = None,
 ) -> tuple[int, int]:
     """Stylize one image file into ``out_path`` (PNG if it ends with .png, else JPEG).
 
     ``size`` is the long side of the output (never upscaled); 0 keeps the input size.
-    Returns the output's (width, height).
+    ``style_path`` may be several files, mixed by ``style_weights`` (default equal)
+    when the method can blend styles (adain). Returns the output's (width, height).
     """
     if size < 0:
         raise ValueError(f"size must be 0 (keep) or positive, got {size}")
     Stylizer.check_alpha(alpha)
+    style_paths = [style_path] if isinstance(style_path, str | os.PathLike) else list(style_path)
+    if not style_paths:
+        raise ValueError("give at least one style image")
+    weights = [1.0] * len(style_paths) if style_weights is None else list(style_weights)
+    if len(weights) != len(style_paths):
+        raise ValueError(f"{len(style_paths)} style(s) but {len(weights)} style weight(s)")
     stylizer = get_stylizer(method, device=device, **dict(options or {}))
     content = decode_image(Path(content_path).read_bytes(), max_side=size)
-    style = decode_image(Path(style_path).read_bytes(), max_side=size)
-    state = stylizer.prepare_style(pil_to_tensor(style).to(stylizer.device))
+    states = []
+    for path in style_paths:
+        style = decode_image(Path(path).read_bytes(), max_side=size)
+        states.append(stylizer.prepare_style(pil_to_tensor(style).to(stylizer.device)))
+    if len(states) == 1:
+        state = states[0]  # a lone style's weight does not matter
+    else:
+        state = stylizer.blend_styles(list(zip(states, weights, strict=True)))
     (result,), _ = stylize_images(
         stylizer, [content], state, alpha=alpha, preserve_color=preserve_color
     )

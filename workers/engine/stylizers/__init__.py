@@ -40,7 +40,9 @@ __all__ = [
 ENTRY_POINT_GROUP = "stylerecs.stylizers"
 
 BUILTIN: dict[str, str] = {
+    "adain": "workers.engine.stylizers.adain.AdaINStylizer",
     "classic": "workers.engine.stylizers.classic.ClassicStylizer",
+    "gatys": "workers.engine.stylizers.gatys.GatysStylizer",
 }
 
 

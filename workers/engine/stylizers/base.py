@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -113,6 +114,13 @@ class Stylizer(abc.ABC):
         ``alpha`` is the strength (0 gives the content back, 1 the full style);
         ``preserve_color`` keeps the content's colours and transfers the rest.
         """
+
+    def blend_styles(self, items: Sequence[tuple[StyleState, float]]) -> StyleState:
+        """Mix prepared styles ``[(state, weight), ...]`` into one state.
+
+        Optional: backends that cannot mix styles keep this default, which refuses.
+        """
+        raise ValueError(f"the {self.name or type(self).__name__} stylizer cannot blend styles")
 
     # Helpers for subclasses -----------------------------------------------------------
 
