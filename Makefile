@@ -11,7 +11,7 @@ TEST_ENV := SECRET_KEY=test-only-secret-key SECURE_SSL_REDIRECT=0 SERVE_MEDIA=1 
 	CELERY_BROKER_URL=$${TEST_BROKER_URL:-redis://127.0.0.1:6379/15} \
 	STYLERECS_VAR_DIR=$(CURDIR)/var/test
 
-.PHONY: install demo test test-engine lint bench browser clean
+.PHONY: install demo test test-engine lint bench browser wrk clean
 
 install: $(VENV)/.installed
 
@@ -37,8 +37,14 @@ test-engine: install
 lint: install
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
-bench: install
+# The load generator of bench/storefront.py, from Debian.
+wrk:
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
+
+bench: install wrk
+	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) bench/stylize_classic.py
+	$(TEST_ENV) $(PY) bench/storefront.py
 
 clean:
 	rm -rf var/test

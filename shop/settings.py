@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -60,6 +61,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "stylerecs",
     "shop",
 ]
@@ -88,6 +92,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "shop.context_processors.cart",
             ],
         },
     },
@@ -135,7 +140,9 @@ STORAGES = {
 # Serve media from Django itself in the embedded default (no web server in front).
 SERVE_MEDIA = env_bool("SERVE_MEDIA", DEBUG)
 
-LOGIN_URL = "admin:login"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "stylerecs:for_you"
+LOGOUT_REDIRECT_URL = "shop:catalogue"
 
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
@@ -146,9 +153,55 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# Throttle counters live in this cache: set CACHE_URL=redis://... where several web
+# processes serve the site, or each process counts on its own.
+CACHE_URL = os.environ.get("CACHE_URL", "")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        if CACHE_URL.startswith(("redis://", "rediss://"))
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
 REST_FRAMEWORK = {
+    # Token first, so an API client without credentials is told how to authenticate
+    # (401 with WWW-Authenticate) instead of a bare 403.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "stylerecs.api.authentication.ShopperSessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 24,
+    "DEFAULT_THROTTLE_CLASSES": [
+        "stylerecs.api.throttles.ShopperAnonThrottle",
+        "stylerecs.api.throttles.ShopperUserThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": os.environ.get("API_ANON_RATE", "300/minute"),
+        "user": os.environ.get("API_USER_RATE", "1200/minute"),
+        # Likes, dislikes and views from the storefront and the API, per shopper.
+        "stylerecs_events": os.environ.get("STYLERECS_EVENT_RATE", "60/minute"),
+    },
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "stylerecs API",
+    "DESCRIPTION": (
+        "Styles, products with their approved stylized variants, a shopper's style "
+        "preferences, recommendations and data, and staff curation (generation batches, "
+        "variant review). Session (with CSRF) or token authentication."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    # The docs page loads Swagger UI from drf-spectacular-sidecar's static files, never
+    # from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Celery -------------------------------------------------------------------------
@@ -173,6 +226,22 @@ else:
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_TIME_LIMIT = int(os.environ.get("CELERY_TASK_TIME_LIMIT", "1800"))
 CELERY_TASK_SOFT_TIME_LIMIT = int(os.environ.get("CELERY_TASK_SOFT_TIME_LIMIT", "1700"))
+# `celery -A workers beat`: the schedule as data. Shoppers are also rescored a few
+# seconds after their own events; this catches everyone else up (decay, new products).
+CELERY_BEAT_SCHEDULE = {
+    "stylerecs-rescore-everyone": {
+        "task": "stylerecs.tasks.refresh_all_recommendations",
+        "schedule": crontab(minute=15, hour="*/3"),
+    },
+    "stylerecs-refresh-profiles": {
+        "task": "stylerecs.tasks.refresh_profiles",
+        "schedule": crontab(minute=0),  # hourly: only changed photos are embedded
+    },
+    "stylerecs-requeue-stale-variants": {
+        "task": "stylerecs.tasks.requeue_stale_variants",
+        "schedule": crontab(minute="*/15"),
+    },
+}
 
 # --- stylerecs ----------------------------------------------------------------------
 STYLERECS_PRODUCT_MODEL = "shop.Product"

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 from django.views.static import serve
 
@@ -8,10 +9,19 @@ from . import views
 shop_patterns = [
     path("", views.catalogue, name="catalogue"),
     path("products/<slug:slug>/", views.product_detail, name="product"),
+    path("cart/", views.cart_detail, name="cart"),
+    path("cart/add/<int:product_id>/", views.cart_add, name="cart_add"),
+    path("cart/remove/<int:product_id>/", views.cart_remove, name="cart_remove"),
+    path("checkout/", views.checkout, name="checkout"),
+    path("checkout/thank-you/", views.order_placed, name="order_placed"),
 ]
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("api/", include("stylerecs.api.urls")),
+    path("", include("stylerecs.urls")),
     path("", include((shop_patterns, "shop"))),
 ]
 

@@ -19,7 +19,7 @@ from django.utils.translation import ngettext
 from . import selectors
 from .conf import get_adapter, stylerecs_settings
 from .forms import GenerateVariantsForm
-from .models import GenerationBatch, Style, StylizedVariant, VariantStatus
+from .models import GenerationBatch, ProductStyleProfile, Style, StylizedVariant, VariantStatus
 from .services.styles import style_save
 from .services.variants import variants_request, variants_review, weights_missing_reason
 from .weights import METHOD_WEIGHTS, missing_weights
@@ -44,6 +44,7 @@ class StyleAdmin(admin.ModelAdmin):
         "preserve_color",
         "is_active",
         "version",
+        "embedding",
     ]
     list_display_links = ["preview", "name"]
     list_filter = ["is_active", "method"]
@@ -77,6 +78,15 @@ class StyleAdmin(admin.ModelAdmin):
     @admin.display(description=_("Reference preview"))
     def reference_preview(self, obj: Style) -> str:
         return thumbnail(obj.reference_image, obj.name, 240)
+
+    @admin.display(description=_("Embedding"))
+    def embedding(self, obj: Style) -> str:
+        # Styles are embedded by a worker after saving; until then they cannot score.
+        if not obj.vector:
+            return _("pending")
+        if not obj.embedding_is_current:
+            return _("outdated (%(model)s)") % {"model": obj.vector_model}
+        return f"{obj.vector_model} · {obj.vector_dim}-d"
 
     @admin.display(description=_("Weights"))
     def runnable(self, obj: Style) -> str:
@@ -142,11 +152,36 @@ class StylizedVariantInline(admin.TabularInline):
         return thumbnail(obj.image, str(obj.style), 120)
 
 
+class ProductStyleProfileInline(admin.StackedInline):
+    """A product's look, as the scoring sees it: its top styles by affinity."""
+
+    model = ProductStyleProfile
+    fk_name = "product"
+    extra = 0
+    max_num = 1
+    can_delete = False
+    fields = ["top_styles", "vector_model", "vector_dim", "updated_at"]
+    readonly_fields = fields
+    verbose_name = _("style profile")
+    verbose_name_plural = _("Style profile (top styles by affinity)")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("Top styles"))
+    def top_styles(self, obj: ProductStyleProfile) -> str:
+        return selectors.top_styles_of_profile(profile=obj) or "—"
+
+
 class ProductVariantsAdminMixin:
-    """Add to a host shop's product ModelAdmin: generate action + variant gallery."""
+    """Add to a host shop's product ModelAdmin: generate action, variant gallery and
+    the product's style profile."""
 
     actions = ["generate_variants"]
-    stylerecs_inlines = [StylizedVariantInline]
+    stylerecs_inlines = [StylizedVariantInline, ProductStyleProfileInline]
 
     def get_inline_instances(self, request, obj=None):
         inlines = super().get_inline_instances(request, obj)

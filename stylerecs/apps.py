@@ -8,9 +8,12 @@ class StylerecsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in
         from django.core.signals import setting_changed
 
         from . import checks  # noqa: F401  (registers the system checks)
         from .conf import reload_on_setting_changed
+        from .receivers import merge_anonymous_shopper
 
         setting_changed.connect(reload_on_setting_changed, dispatch_uid="stylerecs_settings")
+        user_logged_in.connect(merge_anonymous_shopper, dispatch_uid="stylerecs_merge_shopper")

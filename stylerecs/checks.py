@@ -75,7 +75,18 @@ def check_settings(app_configs=None, **kwargs):
                     id="stylerecs.E004",
                 )
             )
-    for key in ("VARIANT_MAX_SIDE", "BATCH_SIZE", "MAX_IMAGE_BYTES", "MAX_IMAGE_PIXELS"):
+    for key in (
+        "VARIANT_MAX_SIDE",
+        "BATCH_SIZE",
+        "MAX_IMAGE_BYTES",
+        "MAX_IMAGE_PIXELS",
+        "RECOMMENDATIONS_PER_SHOPPER",
+        "MAX_EVENTS_PER_SHOPPER",
+        "SCORING_CHUNK_SIZE",
+        "CANDIDATE_POOL_FACTOR",
+        "PROFILE_BATCH_SIZE",
+        "EMBEDDING_MAX_SIDE",
+    ):
         value = user.get(key, DEFAULTS[key])
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             errors.append(
@@ -84,4 +95,101 @@ def check_settings(app_configs=None, **kwargs):
                     id="stylerecs.E006",
                 )
             )
+    return errors
+
+
+def _number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+@register()
+def check_scoring_settings(app_configs=None, **kwargs):
+    """The recommendation settings: weights, decay, diversity, ranking function, cache."""
+    from django.core.cache import caches
+    from django.core.cache.backends.base import InvalidCacheBackendError
+
+    from .models import InteractionKind
+
+    user = getattr(settings, "STYLERECS", {})
+    if not isinstance(user, dict):
+        return []
+    value = {key: user.get(key, DEFAULTS[key]) for key in DEFAULTS}
+    errors = []
+    weights = value["EVENT_WEIGHTS"]
+    if not isinstance(weights, dict) or not all(_number(w) for w in weights.values()):
+        errors.append(
+            Error(
+                "STYLERECS['EVENT_WEIGHTS'] must map interaction kinds to numbers.",
+                id="stylerecs.E007",
+            )
+        )
+    elif set(weights) - set(InteractionKind.values):
+        errors.append(
+            Error(
+                f"STYLERECS['EVENT_WEIGHTS'] names unknown kinds: "
+                f"{sorted(set(weights) - set(InteractionKind.values))}.",
+                hint=f"Kinds: {', '.join(InteractionKind.values)}.",
+                id="stylerecs.E007",
+            )
+        )
+    ranges = {
+        "HALF_LIFE_DAYS": (0, None),
+        "DIVERSITY": (0, 1),
+        "POPULARITY_PRIOR": (0, None),
+        "EXPLICIT_WEIGHT": (0, None),
+        "POPULARITY_DAYS": (0, None),
+        "RESCORE_DELAY_SECONDS": (0, None),
+    }
+    for key, (low, high) in ranges.items():
+        number = value[key]
+        strict = key in ("HALF_LIFE_DAYS", "POPULARITY_DAYS")
+        if (
+            not _number(number)
+            or number < low
+            or (strict and number == low)
+            or (high is not None and number > high)
+        ):
+            bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+            errors.append(
+                Error(
+                    f"STYLERECS[{key!r}] must be a number {bound}"
+                    f"{' (not 0)' if strict else ''}, not {number!r}.",
+                    id="stylerecs.E008",
+                )
+            )
+    threads = value["SCORING_THREADS"]
+    if threads is not None and (
+        not isinstance(threads, int) or isinstance(threads, bool) or threads <= 0
+    ):
+        errors.append(
+            Error(
+                f"STYLERECS['SCORING_THREADS'] must be a positive integer or None, "
+                f"not {threads!r}.",
+                id="stylerecs.E006",
+            )
+        )
+    path = value["RANKING_FUNCTION"]
+    try:
+        function = import_string(path) if isinstance(path, str) else path
+    except ImportError as exc:
+        function = None
+        errors.append(
+            Error(
+                f"STYLERECS['RANKING_FUNCTION'] = {path!r} cannot be imported: {exc}",
+                id="stylerecs.E009",
+            )
+        )
+    if function is not None and not callable(function):
+        errors.append(
+            Error(f"STYLERECS['RANKING_FUNCTION'] = {path!r} is not callable.", id="stylerecs.E009")
+        )
+    try:
+        caches[value["DEBOUNCE_CACHE"]]
+    except InvalidCacheBackendError:
+        errors.append(
+            Error(
+                f"STYLERECS['DEBOUNCE_CACHE'] = {value['DEBOUNCE_CACHE']!r} is not in CACHES.",
+                id="stylerecs.E010",
+            )
+        )
     return errors

@@ -51,10 +51,61 @@ DEFAULTS: dict[str, Any] = {
     "VARIANT_UPLOAD_TO": "stylerecs/variants",
     # A variant left "processing" longer than this (a worker died) may be claimed again.
     "STALE_PROCESSING_SECONDS": 3600,
+    # --- Recommendations ------------------------------------------------------------
+    # Dotted path to the ranking entry point (see stylerecs/ranking.py for its contract).
+    "RANKING_FUNCTION": "stylerecs.ranking.rank",
+    # How many recommendations are stored per shopper.
+    "RECOMMENDATIONS_PER_SHOPPER": 50,
+    # What one event of each kind adds to a shopper's taste; negative pushes away.
+    "EVENT_WEIGHTS": {
+        "purchase": 4.0,
+        "add_to_cart": 2.5,
+        "like": 2.0,
+        "quiz_pick": 1.5,
+        "view": 0.5,
+        "dislike": -2.0,
+    },
+    # An event counts half as much after this many days.
+    "HALF_LIFE_DAYS": 30.0,
+    # What an explicit style preference of weight 1 counts, in events of weight 1.
+    "EXPLICIT_WEIGHT": 3.0,
+    # Popularity prior: new shoppers see popular products; its share of the score is
+    # (P / (P + history))**2, history in weighted events (a quarter after one like).
+    "POPULARITY_PRIOR": 2.0,
+    # Interactions within this many days make a product popular.
+    "POPULARITY_DAYS": 30,
+    # Maximal marginal relevance: 0 ranks by score alone, 1 by novelty alone.
+    "DIVERSITY": 0.2,
+    # The diversity re-ranking chooses among this many times N best-scored products.
+    "CANDIDATE_POOL_FACTOR": 3,
+    # Only a shopper's most recent events are read for scoring.
+    "MAX_EVENTS_PER_SHOPPER": 500,
+    # Anonymous shoppers idle longer than this are left out of the scheduled rescoring.
+    "ANONYMOUS_DAYS": 30,
+    # Shoppers scored together in one batched matrix product by the scheduled rescoring.
+    "SCORING_CHUNK_SIZE": 1024,
+    # Scoring runs on the default (prefork) queue: CUDA would not survive its fork.
+    "SCORING_DEVICE": "cpu",
+    # Torch threads per worker process while scoring (None: torch's default, one per
+    # core, which oversubscribes a machine running one prefork child per core).
+    "SCORING_THREADS": 1,
+    # Events within this window after the first one cause one rescoring, at its end.
+    "RESCORE_DELAY_SECONDS": 10,
+    # The cache that debounces rescoring: a shared one (Redis) debounces across processes.
+    "DEBOUNCE_CACHE": "default",
+    # --- Product style profiles -----------------------------------------------------
+    # Encoder of the embeddings: "auto" (the VGG encoder of WEIGHTS when installed,
+    # else the weight-free colour/texture statistics), None (always the statistics), a
+    # key of WEIGHTS or a path. Changing encoder re-embeds every photo on the next refresh.
+    "EMBEDDING_WEIGHTS": "auto",
+    # Long side, in pixels, of the images the encoder sees.
+    "EMBEDDING_MAX_SIDE": 256,
+    # Product photos embedded per engine call.
+    "PROFILE_BATCH_SIZE": 32,
 }
 
 # Settings that name code; resolved to objects on access.
-IMPORT_STRINGS = {"PRODUCT_ADAPTER"}
+IMPORT_STRINGS = {"PRODUCT_ADAPTER", "RANKING_FUNCTION"}
 
 
 class StylerecsSettings:

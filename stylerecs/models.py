@@ -67,6 +67,12 @@ class Style(VectorMixin):
         default=1, editable=False, help_text=_("Bumped when anything that changes output changes.")
     )
     fingerprint = models.CharField(max_length=64, blank=True, editable=False)
+    vector_checksum = models.CharField(
+        max_length=64,
+        blank=True,
+        editable=False,
+        help_text=_("SHA-256 of the reference image the style embedding was made from."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -81,6 +87,11 @@ class Style(VectorMixin):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def embedding_is_current(self) -> bool:
+        """Whether the stored embedding was made from the current reference image."""
+        return bool(self.vector) and self.vector_checksum == self.reference_checksum
 
 
 class VariantStatus(models.TextChoices):
@@ -179,11 +190,20 @@ class PreferenceSource(models.TextChoices):
 
 
 class StylePreference(models.Model):
-    """How much a shopper likes a style."""
+    """How much a shopper (a user or an anonymous id) likes a style.
+
+    Explicit rows come from the shopper (the quiz, "my style"); learned rows are
+    written by the scoring from their behaviour, for styles they did not choose.
+    """
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="style_preferences"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="style_preferences",
     )
+    session_key = models.CharField(max_length=40, blank=True, help_text=_("Anonymous id."))
     style = models.ForeignKey(Style, on_delete=models.CASCADE, related_name="preferences")
     weight = models.FloatField(default=1.0)
     source = models.CharField(
@@ -193,11 +213,55 @@ class StylePreference(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["user", "style"], name="stylerecs_pref_user_style")
+            models.UniqueConstraint(fields=["user", "style"], name="stylerecs_pref_user_style"),
+            models.UniqueConstraint(
+                fields=["session_key", "style"],
+                condition=~Q(session_key=""),
+                name="stylerecs_pref_session_style",
+            ),
+            models.CheckConstraint(
+                condition=Q(user__isnull=False) | ~Q(session_key=""),
+                name="stylerecs_preference_has_actor",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.user} likes {self.style} ({self.weight:+.2f})"
+        return f"{self.user or self.session_key} likes {self.style} ({self.weight:+.2f})"
+
+
+class ShopperSettings(models.Model):
+    """A shopper's privacy choices; no row means the defaults."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="style_settings",
+    )
+    session_key = models.CharField(max_length=40, blank=True, help_text=_("Anonymous id."))
+    personalise = models.BooleanField(
+        default=True, help_text=_("Use the shopper's preferences and behaviour to rank products.")
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "shopper settings"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session_key"],
+                condition=~Q(session_key=""),
+                name="stylerecs_settings_session",
+            ),
+            models.CheckConstraint(
+                condition=Q(user__isnull=False) | ~Q(session_key=""),
+                name="stylerecs_settings_has_actor",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        state = "on" if self.personalise else "off"
+        return f"Personalisation {state} for {self.user or self.session_key}"
 
 
 class InteractionKind(models.TextChoices):

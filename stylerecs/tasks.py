@@ -11,7 +11,10 @@ import uuid
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
+from .services import profiles as profile_services
+from .services import recommendations as recommendation_services
 from .services import variants as variant_services
+from .shoppers import Shopper
 
 # Transient: the database went away or was busy. Anything else is acked and the
 # variant is failed with its reason by the service.
@@ -38,3 +41,28 @@ def stylize_variants(self, variant_ids: list[int]) -> dict[str, int]:
 def requeue_stale_variants() -> int:
     """Give back variants left in processing by a worker that died (for celery beat)."""
     return variant_services.variants_stale_requeue()
+
+
+@shared_task(
+    autoretry_for=TRANSIENT,
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=5,
+    acks_late=True,
+)
+def refresh_recommendations(user_id: int | None = None, anon_id: str = "") -> int:
+    """Rescore one shopper (enqueued, debounced, after their events)."""
+    shopper = Shopper(user_id=user_id, anon_id=anon_id or "")
+    return recommendation_services.recommendations_compute(shopper=shopper)
+
+
+@shared_task(autoretry_for=TRANSIENT, retry_backoff=True, max_retries=3, acks_late=True)
+def refresh_all_recommendations(chunk_size: int | None = None) -> int:
+    """Rescore every shopper with a history, in batched chunks (for celery beat)."""
+    return recommendation_services.recommendations_compute_all(chunk_size=chunk_size)
+
+
+@shared_task(autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5, acks_late=True)
+def refresh_profiles(product_ids: list | None = None) -> int:
+    """Embed changed product photos and styles; refresh affinities (``gpu`` queue)."""
+    return profile_services.profiles_refresh(product_ids=product_ids)

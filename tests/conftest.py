@@ -186,3 +186,43 @@ def wait_for(predicate, *, timeout: float = 60, interval: float = 0.2, what: str
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@pytest.fixture
+def make_variant(db):
+    """An approved stylized variant of a product in a style, with a real JPEG file.
+
+    For storefront and API tests that need variants on show without running the
+    stylizer: the picture is the product's photo, tinted, so pages have real images.
+    """
+    import hashlib
+
+    from django.core.files.base import ContentFile
+    from PIL import ImageOps
+
+    from stylerecs.models import StylizedVariant, VariantStatus
+
+    tints = [("#1e293b", "#f1f5f9"), ("#3b1d0b", "#f5e2be"), ("#052e16", "#bbf7d0")]
+
+    def make(product, style, *, status=VariantStatus.APPROVED):
+        with product.primary_image.image.open("rb") as photo:
+            image = Image.open(io.BytesIO(photo.read())).convert("L")
+        dark, light = tints[style.pk % len(tints)]
+        data = jpeg_bytes(ImageOps.colorize(image, dark, light))
+        key = hashlib.sha256(f"{product.pk}:{style.pk}:{time.monotonic_ns()}".encode()).hexdigest()
+        variant = StylizedVariant(
+            product=product,
+            style=style,
+            style_version=style.version,
+            source_checksum="0" * 64,
+            idempotency_key=key,
+            status=status,
+            width=image.width,
+            height=image.height,
+            file_size=len(data),
+        )
+        variant.image.save(f"{key[:16]}.jpg", ContentFile(data), save=False)
+        variant.save()
+        return variant
+
+    return make

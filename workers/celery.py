@@ -24,6 +24,9 @@ app.conf.update(
     task_default_routing_key="default",
     task_routes={
         "stylerecs.tasks.stylize_variants": {"queue": "gpu", "routing_key": "gpu"},
+        # Embedding runs the neural encoder when its weights are installed. Scoring is
+        # matrix products on the CPU and stays on the default queue.
+        "stylerecs.tasks.refresh_profiles": {"queue": "gpu", "routing_key": "gpu"},
     },
     # A task is acknowledged only after it ran, and a worker that dies mid-task gives
     # the message back (acks_late alone would still ack it): every task is idempotent.

@@ -8,6 +8,7 @@ from django.db import transaction
 
 from ..models import Style
 from .files import file_checksum
+from .profiles import profiles_schedule
 
 
 def style_fingerprint(style: Style) -> str:
@@ -26,7 +27,8 @@ def style_save(*, style: Style) -> Style:
     """Save a style, bumping its version when its output would change.
 
     Variants are keyed by style version, so the next generation request for a product
-    makes a new variant instead of reusing one made with the old look.
+    makes a new variant instead of reusing one made with the old look. A style without
+    an embedding of its current reference image is embedded by a worker after commit.
     """
     if style.reference_image:
         style.reference_checksum = file_checksum(style.reference_image)
@@ -36,4 +38,7 @@ def style_save(*, style: Style) -> Style:
     style.fingerprint = fingerprint
     style.full_clean(exclude=["reference_image"] if style.reference_image else None)
     style.save()
+    if style.is_active and not style.embedding_is_current:
+        # A new look: a worker embeds it and refreshes every product's affinities.
+        profiles_schedule(product_ids=[])
     return style

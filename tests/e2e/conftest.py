@@ -106,16 +106,24 @@ def page_problems(page) -> PageProblems:
     return PageProblems(page)
 
 
+_CLEANED: set[str] = set()
+
+
 @pytest.fixture
-def screenshot(page):
+def screenshot(page, request):
     """``screenshot("01-login")`` saves a full-page PNG under test-artifacts/e2e/.
 
     The previous run's screenshots are removed first, so that what a failed run leaves
-    there is only what it saw.
+    there is only what it saw. A test module that sets ``SCREENSHOT_PREFIX`` (its
+    screenshots' names all start with it) removes only its own, so that the modules of
+    one session keep each other's.
     """
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    for old in ARTIFACTS.glob("*.png"):
-        old.unlink()
+    prefix = getattr(request.module, "SCREENSHOT_PREFIX", "")
+    if prefix not in _CLEANED:  # once per session: a module's tests keep each other's
+        _CLEANED.add(prefix)
+        for old in ARTIFACTS.glob(f"{prefix}*.png"):
+            old.unlink()
 
     def save(name: str) -> Path:
         path = ARTIFACTS / f"{name}.png"

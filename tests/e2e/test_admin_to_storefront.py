@@ -18,6 +18,7 @@ from stylerecs.models import GenerationBatch, StylizedVariant, VariantStatus
 from tests.conftest import sample_jpeg
 
 pytestmark = [pytest.mark.e2e]
+SCREENSHOT_PREFIX = "0"  # 01-login ... 08-product-not-restyled
 
 PASSWORD = "correct-horse-battery-staple"
 # The worker has two CPU cores on CI: a few small photos take seconds, not minutes.

@@ -16,6 +16,13 @@ ENGINE_MODULES = [
     "workers.engine.stylizers",
     "workers.engine.stylizers.base",
     "workers.engine.stylizers.classic",
+    "workers.engine.stylizers.adain",
+    "workers.engine.vgg",
+    "workers.engine.checkpoints",
+    "workers.engine.stylizers.gatys",
+    "workers.engine.embeddings",
+    "workers.engine.training",
+    "workers.engine.scoring",
     "workers.engine.__main__",
 ]
 

@@ -30,6 +30,14 @@ def test_demo_settings_pass_the_checks():
             {"STYLERECS": {"TYPO": 1, "PRODUCT_ADAPTER": "shop.adapters.ShopProductAdapter"}},
             "stylerecs.W001",
         ),
+        ({"STYLERECS": {"EVENT_WEIGHTS": {"stare": 1.0}}}, "stylerecs.E007"),
+        ({"STYLERECS": {"EVENT_WEIGHTS": {"like": "a lot"}}}, "stylerecs.E007"),
+        ({"STYLERECS": {"HALF_LIFE_DAYS": 0}}, "stylerecs.E008"),
+        ({"STYLERECS": {"DIVERSITY": 1.5}}, "stylerecs.E008"),
+        ({"STYLERECS": {"RANKING_FUNCTION": "stylerecs.ranking.nope"}}, "stylerecs.E009"),
+        ({"STYLERECS": {"RANKING_FUNCTION": "stylerecs.conf.DEFAULTS"}}, "stylerecs.E009"),
+        ({"STYLERECS": {"DEBOUNCE_CACHE": "elsewhere"}}, "stylerecs.E010"),
+        ({"STYLERECS": {"RECOMMENDATIONS_PER_SHOPPER": -5}}, "stylerecs.E006"),
     ],
 )
 def test_misconfiguration_gives_a_coded_error(overrides, expected):

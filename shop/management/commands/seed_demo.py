@@ -11,6 +11,7 @@ from tqdm import tqdm
 from shop import demo_data
 from shop.models import Category, Product, ProductImage
 from stylerecs.models import Style
+from stylerecs.services.profiles import profiles_refresh, profiles_schedule
 from stylerecs.services.styles import style_save
 from stylerecs.weights import method_available
 
@@ -33,8 +34,15 @@ class Command(BaseCommand):
             help="Stylizer of new demo styles; 'auto': adain when its weights are installed, "
             "else classic (which needs none).",
         )
+        parser.add_argument(
+            "--profiles",
+            choices=["queue", "now", "skip"],
+            default="queue",
+            help="Embed product photos and styles for the recommendations: on a worker "
+            "(queue, the default), in this process (now), or not at all (skip).",
+        )
 
-    def handle(self, *args, limit, admin, method, **options):
+    def handle(self, *args, limit, admin, method, profiles, **options):
         if method == "auto":
             method = "adain" if method_available("adain") else "classic"
         products = demo_data.PRODUCTS[:limit] if limit else demo_data.PRODUCTS
@@ -85,6 +93,12 @@ class Command(BaseCommand):
                 f"{Style.objects.count()} styles ({created_styles} new, method {method})."
             )
         )
+        if profiles == "now":
+            embedded = profiles_refresh()
+            self.stdout.write(f"Style profiles: {embedded} product photo(s) embedded.")
+        elif profiles == "queue":
+            profiles_schedule()  # only what changed is embedded again
+            self.stdout.write("Style profiles: a refresh is queued for the worker.")
         if admin:
             self._admin()
 

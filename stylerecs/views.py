@@ -1,0 +1,231 @@
+"""Storefront pages: For you, the style quiz, my style, my data, and the event endpoint.
+
+Views read through selectors and write through services; no scoring happens in a
+request (the workers rewrite Recommendations after events). Templates extend
+``stylerecs/base.html``, which extends the host's ``base.html``: a host restyles the
+pages by overriding either.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import messages
+from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+
+from . import selectors
+from .api.throttles import EventRateThrottle
+from .conf import get_adapter
+from .forms import EventForm, PreferencesForm, QuizForm
+from .models import Style
+from .services import preferences as preference_services
+from .services import privacy as privacy_services
+from .services.events import interaction_record
+from .shoppers import shopper_from_request
+
+POPULAR_REASON = "Popular right now"
+FOR_YOU_LIMIT = 24
+
+
+def _wants_json(request) -> bool:
+    """A fetch() from our script asks for JSON; a plain form POST prefers HTML."""
+    return request.get_preferred_type(["text/html", "application/json"]) == "application/json"
+
+
+def _back(request, fallback: str) -> str:
+    """Where a form came from (``next``), if it is on this site; else ``fallback``."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return fallback
+
+
+def _cards(rows: list[dict], style) -> list[dict]:
+    """Rows of recommendations with what a card shows, in the shopper's top style."""
+    styled = (
+        selectors.approved_variants_in_style(
+            product_ids=[r["product"].pk for r in rows], style=style
+        )
+        if style is not None
+        else {}
+    )
+    adapter = get_adapter()
+    cards = []
+    for row in rows:
+        product = row["product"]
+        image = adapter.image_file(product)
+        cards.append(
+            {
+                **row,
+                "title": adapter.title(product),
+                "url": adapter.url(product),
+                "price": adapter.price(product),
+                "available": adapter.is_available(product),
+                "image": image.url if image else "",
+                "variant": styled.get(product.pk),
+            }
+        )
+    return cards
+
+
+def for_you(request):
+    """The shopper's stored recommendations with their reasons; popular ones when none."""
+    shopper = shopper_from_request(request, create=False)
+    enabled = shopper is None or preference_services.personalisation_enabled(shopper=shopper)
+    rows = selectors.recommendations_for(shopper=shopper, limit=FOR_YOU_LIMIT)
+    personalised = any(row["reason"] != POPULAR_REASON for row in rows)
+    top_style = selectors.top_style_for(shopper=shopper) if shopper and enabled else None
+    return render(
+        request,
+        "stylerecs/for_you.html",
+        {
+            "cards": _cards(rows, top_style),
+            "personalised": personalised,
+            "personalisation_enabled": enabled,
+            "top_style": top_style,
+        },
+    )
+
+
+def quiz(request):
+    """The style quiz: the same products in different styles; the picks teach us taste."""
+    rounds = selectors.quiz_rounds()
+    if request.method == "POST":
+        form = QuizForm(request.POST, rounds=rounds)
+        if form.is_valid():
+            shopper = shopper_from_request(request)
+            weights = preference_services.quiz_record(
+                shopper=shopper,
+                picked_variant_ids=form.picked_variant_ids(),
+                shown_variant_ids=form.shown_variant_ids(),
+            )
+            liked = Style.objects.filter(pk__in=[pk for pk, w in weights.items() if w > 0])
+            names = ", ".join(style.name for style in liked) or "no style in particular"
+            messages.success(
+                request,
+                f"Thanks! Your style: {names}. Your picks are being scored; "
+                "this page fills in with them in a moment.",
+            )
+            return redirect("stylerecs:for_you")
+    else:
+        form = QuizForm(rounds=rounds)
+    return render(
+        request, "stylerecs/quiz.html", {"form": form, "rounds": form.rounds_for_template()}
+    )
+
+
+def my_style(request):
+    """Edit explicit style preferences directly: one slider per active style."""
+    styles = list(Style.objects.filter(is_active=True).order_by("name"))
+    shopper = shopper_from_request(request, create=request.method == "POST")
+    current = preference_services.preferences_get(shopper=shopper) if shopper else {}
+    if request.method == "POST":
+        form = PreferencesForm(request.POST, styles=styles, initial_weights=current)
+        if form.is_valid():
+            preference_services.preferences_set(shopper=shopper, weights=form.weights())
+            messages.success(request, "Saved. Your recommendations are being updated.")
+            return redirect("stylerecs:my_style")
+    else:
+        form = PreferencesForm(styles=styles, initial_weights=current)
+    return render(request, "stylerecs/my_style.html", {"form": form, "rows": form.rows()})
+
+
+def my_data(request):
+    """Privacy: turn personalisation off or on, download your data, delete it."""
+    shopper = shopper_from_request(request, create=False)
+    export = privacy_services.shopper_export(shopper=shopper) if shopper else {}
+    counts = {
+        key: len(export.get(key) or [])
+        for key in ("preferences", "interactions", "recommendations")
+    }
+    enabled = shopper is None or preference_services.personalisation_enabled(shopper=shopper)
+    return render(
+        request,
+        "stylerecs/my_data.html",
+        {"counts": counts, "personalisation_enabled": enabled, "has_data": any(counts.values())},
+    )
+
+
+@require_POST
+def personalisation(request):
+    """Turn personalisation on or off (a form POST from "my data")."""
+    enabled = request.POST.get("enabled") == "1"
+    preference_services.personalisation_set(shopper=shopper_from_request(request), enabled=enabled)
+    messages.success(
+        request,
+        "Personalisation is on." if enabled else "Personalisation is off: everyone's picks now.",
+    )
+    return redirect(_back(request, "stylerecs:my_data"))
+
+
+@require_GET
+def my_data_export(request):
+    """Everything stylerecs keeps about the shopper, as a JSON file."""
+    shopper = shopper_from_request(request, create=False)
+    data = privacy_services.shopper_export(shopper=shopper) if shopper else {}
+    response = HttpResponse(
+        json.dumps(data, indent=2, default=str), content_type="application/json"
+    )
+    stamp = timezone.now().strftime("%Y%m%d")
+    response["Content-Disposition"] = f'attachment; filename="my-style-data-{stamp}.json"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@require_POST
+def my_data_delete(request):
+    """Delete the shopper's preferences, events, recommendations and settings."""
+    if request.POST.get("confirm") != "yes":
+        messages.error(request, "Tick the box to confirm that you want your data deleted.")
+        return redirect("stylerecs:my_data")
+    shopper = shopper_from_request(request, create=False)
+    deleted = privacy_services.shopper_delete(shopper=shopper) if shopper else {}
+    messages.success(request, f"Deleted {sum(deleted.values())} records about you.")
+    return redirect("stylerecs:my_data")
+
+
+def _throttled(request, wait: float | None) -> HttpResponse:
+    seconds = max(1, round(wait or 60))
+    message = f"You're going a little fast. Please try again in {seconds} seconds."
+    if _wants_json(request):
+        response = JsonResponse({"ok": False, "detail": message}, status=429)
+    else:
+        response = render(request, "stylerecs/throttled.html", {"message": message}, status=429)
+    response["Retry-After"] = str(seconds)
+    return response
+
+
+@require_POST
+def event(request):
+    """Like or dislike a product: JSON for fetch(), a redirect back for a plain form.
+
+    Throttled per user (or per address when anonymous) so that a script cannot bury a
+    product in dislikes; recording is one INSERT and schedules rescoring on a worker.
+    """
+    throttle = EventRateThrottle()
+    if not throttle.allow_request(request, None):
+        return _throttled(request, throttle.wait())
+    form = EventForm(request.POST)
+    if not form.is_valid():
+        if _wants_json(request):
+            return JsonResponse({"ok": False, "errors": form.errors}, status=400)
+        return HttpResponseBadRequest("This event could not be recorded.")
+    product, kind = form.cleaned_data["product"], form.cleaned_data["kind"]
+    variant = form.cleaned_data.get("variant")
+    interaction_record(
+        shopper=shopper_from_request(request),
+        product_id=product.pk,
+        kind=kind,
+        variant_id=variant.pk if variant else None,
+    )
+    message = form.thanks()
+    if _wants_json(request):
+        return JsonResponse({"ok": True, "kind": kind, "product": product.pk, "message": message})
+    messages.success(request, message)
+    return redirect(_back(request, get_adapter().url(product)))
