@@ -44,6 +44,8 @@ wrk:
 bench: install wrk
 	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) bench/stylize_classic.py
+	$(PY) bench/stylize.py
+	$(PY) bench/recs.py
 	$(TEST_ENV) $(PY) bench/storefront.py
 
 clean:
