@@ -9,8 +9,10 @@ What is measured (in-process timings: the fastest of the runs made in --min-seco
 least two, after one warm-up run; decoding and encoding excluded except in the
 end-to-end table):
 
-- The machine's fp32 matrix-multiply rate (a large ``torch.mm``; on CUDA also fp16),
-  the yardstick for convolution throughput.
+- The machine's fp32 matrix-multiply rate, the yardstick for convolution throughput: a
+  large ``torch.mm`` (MKL on CPU, cuBLAS on CUDA, where fp16 is shown too) and, on CPU,
+  oneDNN's GEMM (a 1x1 convolution), which the convolutions actually run on. Measured at
+  the start and again at the end: a change means the machine got busier or quieter.
 - The FLOPs of the AdaIN networks, counted from the actual Conv2d layers (2 x MACs,
   shapes propagated on the meta device), against the usual figures (encoder to relu4_1
   plus decoder: about 253 GFLOP per 512 x 512 image).
@@ -18,7 +20,7 @@ end-to-end table):
   includes the torch libraries, see "(start)"; on CUDA the allocator's peak). Each
   (method, size) runs in its own process, batches in increasing order, so the peak RSS
   of a row is that process's high-water mark so far. adain rows also give the achieved
-  GFLOP/s, its share of the matmul rate, and the speed-up over the BASELINE measured in
+  GFLOP/s, its share of each matmul rate, and the speed-up over the BASELINE measured in
   the same process: the community reference script's way (pytorch-AdaIN test.py): a
   plain ``nn.Sequential`` with ReflectionPad2d modules, fp32, contiguous NCHW, one image
   at a time, the style (512 px) encoded again for every image.
@@ -37,6 +39,7 @@ otherwise idle machine.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -407,7 +410,7 @@ def matmul_gflops(device, dtype_name: str = "float32") -> float:
     for n in sizes:
         a = torch.randn(n, n, device=device, dtype=dtype)
         b = torch.randn(n, n, device=device, dtype=dtype)
-        seconds, _ = _time_runs(lambda a=a, b=b: torch.mm(a, b), device, 1.0, min_runs=3)
+        seconds, _ = _time_runs(lambda a=a, b=b: torch.mm(a, b), device, 2.0, min_runs=4)
         best = max(best, 2 * n**3 / seconds / 1e9)
     return best
 
@@ -427,7 +430,7 @@ def onednn_gemm_gflops() -> float:
     x = torch.randn(1, 1024, 64, 64).contiguous(memory_format=torch.channels_last)
     w = torch.randn(1024, 1024, 1, 1)
     with torch.inference_mode():
-        seconds, _ = _time_runs(lambda: F.conv2d(x, w), cpu, 1.0, min_runs=3)
+        seconds, _ = _time_runs(lambda: F.conv2d(x, w), cpu, 3.0, min_runs=5)
     return 2 * 1024 * 1024 * 64 * 64 / seconds / 1e9
 
 
@@ -521,22 +524,22 @@ def main() -> None:
         f"# {os.cpu_count()} CPUs, {torch.get_num_threads()} torch threads, CPU capability"
         f" {torch.backends.cpu.get_cpu_capability()}, flags: {_cpu_flags() or '?'}"
     )
-    try:
+    with contextlib.suppress(OSError):
         load = os.getloadavg()[0]
         print(f"# load average at start: {load:.2f} (other processes distort timings)")
-    except OSError:
-        pass
 
     mm = matmul_gflops(device)
-    print(f"\nfp32 matmul rate, torch.mm: {mm:.1f} GFLOP/s")
-    rate = mm
+    rates = {"mm": mm}
+    print(f"\nfp32 matmul rate, torch.mm: {mm:.1f} GFLOP/s ('% mm' below)")
     if device.type == "cuda":
         print(f"fp16 matmul rate, torch.mm: {matmul_gflops(device, 'float16'):.1f} GFLOP/s")
     else:
-        gemm = onednn_gemm_gflops()
-        rate = max(mm, gemm)
-        print(f"fp32 matmul rate, oneDNN (1x1 conv as GEMM): {gemm:.1f} GFLOP/s")
-    print(f"bound used for '% mm' below: {rate:.1f} GFLOP/s (the higher)")
+        rates["gemm"] = onednn_gemm_gflops()
+        print(
+            f"fp32 matmul rate, oneDNN (1x1 conv as GEMM): {rates['gemm']:.1f} GFLOP/s"
+            " ('% GEMM' below)"
+        )
+    rate = max(rates.values())
 
     print("\nAdaIN network cost, counted from its Conv2d layers (2 x multiply-adds):")
     print(f"{'size':>6} {'encoder GFLOP':>14} {'decoder GFLOP':>14} {'total':>8} {'quoted':>8}")
@@ -558,6 +561,7 @@ def main() -> None:
         print(f"\nweights: {real}")
         efficiency_guess = 0.6 if device.type == "cpu" else 0.3
         observed: dict[str, float] = {}  # GFLOP/s seen so far per method, for estimates
+        adain_rows: list[tuple[dict, float]] = []
         gatys_step = 3 * vgg_gflop_to("relu5_1", 256) / 256**2  # fwd + bwd, per pixel
         methods = list(args.methods)
         if args.compile and "adain" in methods:
@@ -590,9 +594,11 @@ def main() -> None:
                     **weights,
                 }
                 for row in _child("measure", payload):
-                    _print_row(row, flop, rate, device)
+                    _print_row(row, flop, rates, device)
                     if "images_per_s" in row:
                         observed[method] = work * row["images_per_s"]
+                        if method == "adain":
+                            adain_rows.append((row, flop))
         if "adain" in args.methods and not args.no_e2e:
             size = args.e2e_size or (1024 if device.type == "cuda" else 256)
             count = 32 if device.type == "cuda" else 4
@@ -609,7 +615,16 @@ def main() -> None:
             print(f"{'decode/encode':>16} {'img/s':>8} {'runs':>5}")
             for row in _child("e2e", payload):
                 print(f"{row['path']:>16} {row['images_per_s']:>8.2f} {row['runs']:>5}")
-    print(f"\ntotal {time.perf_counter() - started:.0f} s")
+    end = {"mm": matmul_gflops(device)}
+    if device.type == "cpu":
+        end["gemm"] = onednn_gemm_gflops()
+    again = ", ".join(f"{_RATE_NAMES[k]} {v:.1f}" for k, v in end.items())
+    print(f"\nfp32 matmul rates again at the end: {again} GFLOP/s")
+    best = {k: max(v, rates.get(k, 0.0)) for k, v in end.items()}
+    _print_targets(adain_rows, best)
+    with contextlib.suppress(OSError):
+        print(f"load average at the end: {os.getloadavg()[0]:.2f}")
+    print(f"total {time.perf_counter() - started:.0f} s")
 
 
 def _print_header(method: str, device, args) -> None:
@@ -624,15 +639,40 @@ def _print_header(method: str, device, args) -> None:
     header += f" {'peak RSS MiB':>13} {'(start)':>8}"
     if device.type == "cuda":
         header += f" {'GPU peak MiB':>13}"
+    if method.startswith("adain"):
+        header += f" {'GFLOP/s':>8} {'% mm':>5}"
+        if device.type == "cpu":
+            header += f" {'% GEMM':>6}"
     if method == "adain":
-        header += f" {'GFLOP/s':>8} {'% mm':>5} {'base img/s':>11} {'speed-up':>9}"
+        header += f" {'base img/s':>11} {'speed-up':>9}"
     if method == "adain-compiled":
-        header += f" {'GFLOP/s':>8} {'% mm':>5} {'compile s':>10}"
+        header += f" {'compile s':>10}"
     print(header)
     print("-" * len(header))
 
 
-def _print_row(row: dict, flop: float, rate: float, device) -> None:
+_RATE_NAMES = {"mm": "torch.mm", "gemm": "oneDNN GEMM"}
+
+
+def _print_targets(rows: list[tuple[dict, float]], best: dict[str, float]) -> None:
+    """adain at 512 px against the best matmul rates seen (start or end) and the baseline."""
+    at_512 = [(row, flop) for row, flop in rows if row["size"] == 512]
+    if not at_512:
+        return
+    row, flop = max(at_512, key=lambda item: item[0]["images_per_s"])
+    achieved = flop * row["images_per_s"]
+    shares = ", ".join(
+        f"{100 * achieved / rate:.0f}% of {_RATE_NAMES[k]} ({rate:.1f})" for k, rate in best.items()
+    )
+    print(f"\nadain at 512 px, batch {row['batch']}: {achieved:.1f} GFLOP/s")
+    print(f"  = {shares} [target >= 80%]")
+    base = row.get("baseline") or {}
+    if "images_per_s" in base:
+        speedup = row["images_per_s"] / base["images_per_s"]
+        print(f"adain at 512 px: {speedup:.2f}x the baseline [target >= 1.4x]")
+
+
+def _print_row(row: dict, flop: float, rates: dict[str, float], device) -> None:
     line = f"{row['size']:>6} {row['batch']:>5}"
     if "skipped" in row:
         print(f"{line} skipped ({row['skipped']}, over --max-run-seconds)")
@@ -643,7 +683,9 @@ def _print_row(row: dict, flop: float, rate: float, device) -> None:
         line += f" {row.get('gpu_peak_mib', 0):>13.0f}"
     if row["method"] in ("adain", "adain-compiled"):
         achieved = flop * row["images_per_s"]
-        line += f" {achieved:>8.1f} {100 * achieved / rate:>4.0f}%"
+        line += f" {achieved:>8.1f} {100 * achieved / rates['mm']:>4.0f}%"
+        if "gemm" in rates:
+            line += f" {100 * achieved / rates['gemm']:>5.0f}%"
     if "compile_s" in row:
         line += f" {row['compile_s']:>10.0f}"
     base = row.get("baseline")
