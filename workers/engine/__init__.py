@@ -2,7 +2,7 @@
 
 It never imports Django, Celery or stylerecs, so it runs and is benchmarked on its own
 (``python -m workers.engine --help``). The Django side reaches it only through
-:func:`stylize_many` and the stylizer registry.
+:func:`stylize_many`, the stylizer registry and :func:`embed_bytes`.
 
 Importing this package is cheap on purpose: the image-decoding child process imports
 ``workers.engine.images`` and must not pay for torch. The names below are therefore
@@ -24,6 +24,9 @@ _LAZY = {
     "ImageLimits": "workers.engine.images",
     "get_stylizer": "workers.engine.stylizers",
     "available": "workers.engine.stylizers",
+    "embed": "workers.engine.embeddings",
+    "embed_bytes": "workers.engine.embeddings",
+    "train_decoder": "workers.engine.training",
 }
 
 __all__ = [
@@ -32,15 +35,20 @@ __all__ = [
     "StylizeOutcome",
     "__version__",
     "available",
+    "embed",
+    "embed_bytes",
     "get_stylizer",
     "stylize_file",
     "stylize_many",
+    "train_decoder",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from .embeddings import embed, embed_bytes
     from .images import ImageError, ImageLimits
     from .pipeline import StylizeOutcome, stylize_file, stylize_many
     from .stylizers import available, get_stylizer
+    from .training import train_decoder
 
 
 def __getattr__(name: str) -> Any:
