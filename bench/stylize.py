@@ -3,7 +3,10 @@
     python bench/stylize.py [--device cpu|cuda] [--methods classic adain gatys]
         [--sizes 256 512 1024] [--batches 1 2 4] [--min-seconds 2] [--max-run-seconds 60]
         [--gatys-steps 5] [--gatys-sizes 256] [--encoder-weights P --decoder-weights P
-        --vgg19-weights P] [--threads N] [--no-e2e] [--quick]
+        --vgg19-weights P] [--threads N] [--no-e2e] [--quick] [--system-malloc]
+
+Every process runs with malloc keeping freed memory, as the workers and the engine CLI
+do (workers/engine/allocator.py); --system-malloc measures glibc's default instead.
 
 What is measured (in-process timings: the fastest of the runs made in --min-seconds, at
 least two, after one warm-up run; decoding and encoding excluded except in the
@@ -460,6 +463,8 @@ def _cpu_flags() -> str:
 
 def _child(kind: str, payload: dict) -> list[dict]:
     cmd = [sys.executable, __file__, "--child", kind, json.dumps(payload)]
+    if payload.get("system_malloc"):
+        cmd.append("--system-malloc")
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO_ROOT)
     if out.returncode != 0:
         raise RuntimeError(f"{kind} {payload.get('method', '')} failed:\n{out.stderr[-2000:]}")
@@ -496,9 +501,18 @@ def main() -> None:
     parser.add_argument("--no-e2e", action="store_true", help="skip the JPEG end-to-end table")
     parser.add_argument("--e2e-size", type=int, default=None)
     parser.add_argument("--quick", action="store_true", help="256 and 512 px, batches 1 and 2")
+    parser.add_argument(
+        "--system-malloc",
+        action="store_true",
+        help="leave malloc as it is (the workers make it keep freed memory)",
+    )
     parser.add_argument("--child", nargs=2, metavar=("KIND", "JSON"), help=argparse.SUPPRESS)
     args = parser.parse_args()
 
+    if not args.system_malloc:
+        from workers.engine.allocator import keep_freed_memory
+
+        keep_freed_memory()  # as the workers and the engine CLI do
     if args.child:
         kind, payload = args.child[0], json.loads(args.child[1])
         if kind == "measure":
@@ -524,6 +538,9 @@ def main() -> None:
         f"# {os.cpu_count()} CPUs, {torch.get_num_threads()} torch threads, CPU capability"
         f" {torch.backends.cpu.get_cpu_capability()}, flags: {_cpu_flags() or '?'}"
     )
+    if device.type == "cpu":
+        malloc = "as the system has it" if args.system_malloc else "keeps freed memory"
+        print(f"# malloc: {malloc} (workers.engine.allocator; --system-malloc to compare)")
     with contextlib.suppress(OSError):
         load = os.getloadavg()[0]
         print(f"# load average at start: {load:.2f} (other processes distort timings)")
@@ -591,6 +608,7 @@ def main() -> None:
                     "gatys_steps": args.gatys_steps,
                     "estimate_s": per_image,
                     "no_baseline": args.no_baseline,
+                    "system_malloc": args.system_malloc,
                     **weights,
                 }
                 for row in _child("measure", payload):
@@ -609,6 +627,7 @@ def main() -> None:
                 "e2e_size": size,
                 "e2e_images": count,
                 "e2e_batch": 8 if device.type == "cuda" else 2,
+                "system_malloc": args.system_malloc,
                 **weights,
             }
             print(f"\nadain end to end, {count} JPEGs of {size} x {size} in, JPEG q90 out:")

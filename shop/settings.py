@@ -249,6 +249,7 @@ STYLERECS = {
     "PRODUCT_ADAPTER": "shop.adapters.ShopProductAdapter",
     "AUTO_APPROVE": env_bool("STYLERECS_AUTO_APPROVE", False),
     "DEVICE": os.environ.get("STYLERECS_DEVICE") or None,
+    "KEEP_FREED_MEMORY": env_bool("STYLERECS_KEEP_FREED_MEMORY", True),
     "WEIGHTS_DIR": os.environ.get("STYLERECS_WEIGHTS_DIR", str(VAR_DIR / "weights")),
 }
 

@@ -6,7 +6,7 @@ GPU: CUDA does not survive fork) and a general worker with ``-Q default``.
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 from kombu import Exchange, Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shop.settings")
@@ -41,3 +41,17 @@ app.conf.update(
     worker_hijack_root_logger=False,
 )
 app.autodiscover_tasks()
+
+
+@signals.worker_init.connect
+def keep_freed_memory(**kwargs) -> bool:
+    """Before the pool starts (prefork children inherit it): let malloc keep freed
+    memory, unless ``STYLERECS["KEEP_FREED_MEMORY"]`` is off. Takes microseconds; no
+    model is loaded here."""
+    from stylerecs.conf import stylerecs_settings
+
+    if not stylerecs_settings.KEEP_FREED_MEMORY:
+        return False
+    from workers.engine.allocator import keep_freed_memory as keep
+
+    return keep()

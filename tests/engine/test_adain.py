@@ -263,6 +263,13 @@ def test_registry_loads_each_model_once_per_process(paths, images):
     stylizers.clear_cache()
 
 
+def test_cpu_batches_are_capped_at_two_512px_images_unless_told_otherwise(paths, model):
+    assert model.batch_pixels == 2 * 512 * 512  # larger CPU batches ran slower per image
+    assert AdaINStylizer(device="cpu", batch_pixels=0, **paths).batch_pixels is None
+    with pytest.raises(ValueError, match="batch_pixels"):
+        AdaINStylizer(device="cpu", batch_pixels=-1, **paths)
+
+
 def test_pipeline_passes_the_weights_options_through(paths, photo, to_bytes):
     pipeline.clear_style_cache()
     contents = [to_bytes(photo("chelsea", 48)), b"not an image", to_bytes(photo("coffee", 40))]

@@ -177,3 +177,28 @@ def test_out_of_memory_splits_the_batch_instead_of_failing_it(jpegs, style_bytes
     a, b = decode(outcomes[0].data), decode(outcomes[3].data)  # same image, other batch
     assert max(abs(x - y) for x, y in zip(a.tobytes(), b.tobytes(), strict=True)) <= 1
     stylizers._registered.pop("small-memory", None)
+
+
+class PixelBudgetClassic(ClassicStylizer):
+    """Classic, taking at most two 96 x 64 images per batch, recording each batch."""
+
+    name = "pixel-budget"
+    batch_pixels = 2 * 96 * 64
+    batch_sizes: list[int] = []
+
+    def stylize(self, batch, style_state, *, alpha=1.0, preserve_color=False):
+        type(self).batch_sizes.append(batch.shape[0])
+        return super().stylize(batch, style_state, alpha=alpha, preserve_color=preserve_color)
+
+
+def test_same_sized_images_are_batched_within_the_stylizers_pixel_budget(jpegs, style_bytes):
+    stylizers.register("pixel-budget", PixelBudgetClassic)
+    PixelBudgetClassic.batch_sizes = []
+    assert decode(jpegs["coffee"]).size == (96, 64)
+    outcomes = stylize_many(
+        [jpegs["coffee"]] * 5, style_bytes, method="pixel-budget", isolate_decoding=False
+    )
+    assert all(o.ok for o in outcomes)
+    assert PixelBudgetClassic.batch_sizes == [2, 2, 1]
+    assert len({o.data for o in outcomes}) == 1  # batching does not change a result
+    stylizers._registered.pop("pixel-budget", None)

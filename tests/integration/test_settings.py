@@ -63,3 +63,23 @@ def test_malformed_boolean_setting_names_the_variable(tmp_path):
     result = manage("check", env_overrides={"DEBUG": "perhaps"}, tmp_path=tmp_path)
     assert result.returncode != 0
     assert "DEBUG='perhaps' is not a boolean" in result.stderr
+
+
+WORKER_INIT = """
+import django
+django.setup()
+from celery import signals
+from workers.celery import keep_freed_memory
+results = dict(signals.worker_init.send(sender=None))
+print(results[keep_freed_memory])
+"""
+
+
+def test_workers_keep_freed_memory_unless_the_setting_turns_it_off(tmp_path):
+    env = {**os.environ, "STYLERECS_VAR_DIR": str(tmp_path)}
+    run = [sys.executable, "-c", WORKER_INIT]
+    on = subprocess.run(run, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert on.stdout.split() == ["True"], on.stderr
+    env["STYLERECS_KEEP_FREED_MEMORY"] = "0"
+    off = subprocess.run(run, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert off.stdout.split() == ["False"], off.stderr

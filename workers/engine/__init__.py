@@ -27,6 +27,7 @@ _LAZY = {
     "embed": "workers.engine.embeddings",
     "embed_bytes": "workers.engine.embeddings",
     "train_decoder": "workers.engine.training",
+    "keep_freed_memory": "workers.engine.allocator",
 }
 
 __all__ = [
@@ -38,12 +39,14 @@ __all__ = [
     "embed",
     "embed_bytes",
     "get_stylizer",
+    "keep_freed_memory",
     "stylize_file",
     "stylize_many",
     "train_decoder",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from .allocator import keep_freed_memory
     from .embeddings import embed, embed_bytes
     from .images import ImageError, ImageLimits
     from .pipeline import StylizeOutcome, stylize_file, stylize_many

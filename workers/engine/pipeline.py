@@ -147,7 +147,8 @@ def stylize_images(
     alpha: float = 1.0,
     preserve_color: bool = False,
 ) -> tuple[list[Image.Image], list[float]]:
-    """Stylize decoded RGB images with a prepared style, batching equal sizes.
+    """Stylize decoded RGB images with a prepared style, batching equal sizes (at most
+    ``stylizer.batch_pixels`` pixels per batch).
 
     Returns the images in input order and each one's share of the compute time.
     """
@@ -156,7 +157,13 @@ def stylize_images(
     groups: dict[tuple[int, int], list[int]] = {}
     for index, img in enumerate(images):
         groups.setdefault(img.size, []).append(index)
-    for indices in groups.values():
+    batches: list[list[int]] = []
+    for (width, height), same_size in groups.items():
+        per_batch = len(same_size)
+        if stylizer.batch_pixels:
+            per_batch = max(1, stylizer.batch_pixels // (width * height))
+        batches += [same_size[i : i + per_batch] for i in range(0, len(same_size), per_batch)]
+    for indices in batches:
         started = time.perf_counter()
         batch = stack_batch([pil_to_tensor(images[i]) for i in indices])
         with torch.inference_mode():

@@ -55,6 +55,8 @@ _DEFAULT_TILE = {"cuda": 2048, "cpu": 1024}
 # Keep the tiles' relu4_1 features between the statistics pass and the decoding pass
 # while they fit in this many bytes; above it they are computed again.
 _FEATURE_BUDGET = 1 << 30
+# Batch size 2 at 512 px ran as fast per image as 1 on the CPU, 4 slower (docs/BENCHMARKS.md).
+_CPU_BATCH_PIXELS = 2 * 512 * 512
 
 _SETTINGS = {
     "encoder_weights": ("adain_encoder", "--encoder-weights"),
@@ -223,6 +225,11 @@ class AdaINStylizer(Stylizer):
     ``half``, ``channels_last``
         Precision and memory format; default half precision on CUDA only, and
         channels-last everywhere (it measured faster on CPU too).
+    ``batch_pixels``
+        Most pixels the pipeline stacks into one batch. On the CPU 2 x 512 x 512 by
+        default: larger batches were slower per image there (their activations no
+        longer fit the caches) and cost memory; unlimited on CUDA, where large batches
+        pay and an out-of-memory batch is split.
     """
 
     name = "adain"
@@ -239,9 +246,15 @@ class AdaINStylizer(Stylizer):
         tile_overlap: int = 128,
         half: bool | None = None,
         channels_last: bool | None = None,
+        batch_pixels: int | None = None,
         **options: Any,
     ) -> None:
         super().__init__(device=device, **options)
+        if batch_pixels is None:
+            batch_pixels = _CPU_BATCH_PIXELS if self.device.type == "cpu" else 0
+        if int(batch_pixels) < 0:
+            raise ValueError(f"batch_pixels must be 0 (no limit) or positive, got {batch_pixels}")
+        self.batch_pixels = int(batch_pixels) or None
         if int(style_size) < 0:
             raise ValueError(f"style_size must be 0 (keep) or positive, got {style_size}")
         overlap = int(tile_overlap)

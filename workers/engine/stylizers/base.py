@@ -89,6 +89,9 @@ class Stylizer(abc.ABC):
 
     name: ClassVar[str] = ""
     needs_weights: ClassVar[bool] = False
+    #: Most pixels (images x height x width) the pipeline hands to one ``stylize``
+    #: call; ``None`` for no limit (same-sized images then form one batch).
+    batch_pixels: int | None = None
 
     def __init__(self, *, device: torch.device | str | None = None, **options: Any) -> None:
         if options:
