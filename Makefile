@@ -45,6 +45,7 @@ bench: install wrk
 	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) bench/stylize_classic.py
 	$(PY) bench/stylize.py
+	$(PY) bench/stylize_hires.py
 	$(PY) bench/recs.py
 	$(TEST_ENV) $(PY) bench/storefront.py
 

@@ -46,7 +46,6 @@ import contextlib
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -57,6 +56,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+from rss import peak_rss_mib  # noqa: E402 - bench/ is on sys.path when run as a script
+
 PHOTOS = ("coffee", "chelsea", "astronaut", "rocket", "hubble_deep_field", "camera")
 STYLE_PHOTO = "gravel"
 REFERENCE_GFLOP_512 = 253.0  # encoder to relu4_1 + decoder, 512 x 512 (often quoted)
@@ -64,11 +65,6 @@ BASELINE_STYLE_SIDE = 512  # the reference script's default --style_size
 
 
 # Helpers shared by the parent and the children ---------------------------------------------
-
-
-def _peak_rss_mib() -> float:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
 def _photo(name: str, size: int):
@@ -156,46 +152,17 @@ def adain_gflop(size: int) -> tuple[float, float]:
 
 
 def write_random_weights(root: Path) -> dict[str, Path]:
-    """vgg_normalised.pth, decoder.pth and vgg19-dcbb9e9d.pth with He-normal weights.
+    """vgg_normalised.pth, decoder.pth and vgg19-dcbb9e9d.pth with He-normal weights,
+    as the tests make them (tests/weights_factory.py): speed does not depend on the
+    values, and He initialisation keeps activations O(1), free of slow denormals."""
+    from tests.weights_factory import write_random_weights as write
 
-    He initialisation keeps activations O(1) (no denormals, which would slow a CPU
-    down and make the timing meaningless); the decoder's last layer is scaled so its
-    output sits around mid-grey like a trained one's.
-    """
-    import torch
-    from torch import nn
-
-    from workers.engine.checkpoints import save_checkpoint
-    from workers.engine.vgg import Decoder, Encoder
-
-    def he(module: nn.Module, seed: int) -> nn.Module:
-        generator = torch.Generator().manual_seed(seed)
-        with torch.no_grad():
-            for m in module.modules():
-                if isinstance(m, nn.Conv2d):
-                    fan_in = m.in_channels * m.kernel_size[0] * m.kernel_size[1]
-                    m.weight.copy_(torch.randn(m.weight.shape, generator=generator))
-                    m.weight.mul_((2.0 / fan_in) ** 0.5)
-                    m.bias.zero_()
-        return module
-
-    encoder = he(Encoder(layout="adain-vgg"), 1)
-    decoder = he(Decoder(), 2)
-    with torch.no_grad():
-        probe = decoder(encoder(torch.rand(1, 3, 64, 64)))
-        scale = 0.2 / probe.std()
-        decoder[-1].weight.mul_(scale)
-        decoder[-1].bias.add_(0.5 - scale * probe.mean())
-    paths = {
+    write(root)
+    return {
         "encoder": root / "vgg_normalised.pth",
         "decoder": root / "decoder.pth",
         "vgg19": root / "vgg19-dcbb9e9d.pth",
     }
-    torch.save(encoder.body.state_dict(), paths["encoder"])
-    torch.save(decoder.state_dict(), paths["decoder"])
-    save_checkpoint(paths["vgg19"], he(Encoder(layout="torchvision-vgg19"), 3),
-                    format="torchvision-vgg19")  # fmt: skip
-    return paths
 
 
 # The reference baseline ------------------------------------------------------------------------
@@ -259,7 +226,7 @@ def measure(method: str, size: int, opts: dict) -> list[dict]:
         options = {"encoder_weights": opts["encoder"], "decoder_weights": opts["decoder"]}
     elif method == "gatys":
         options = {"encoder_weights": opts["vgg19"], "steps": int(opts["gatys_steps"])}
-    rss_start = _peak_rss_mib()
+    rss_start = peak_rss_mib()
     stylizer = get_stylizer(method, device=device, **options)
     compile_seconds = 0.0
     if compiled:
@@ -326,7 +293,7 @@ def measure(method: str, size: int, opts: dict) -> list[dict]:
             images_per_s=batch / seconds,
             ms_per_image=1000 * seconds / batch,
             runs=runs,
-            peak_rss_mib=_peak_rss_mib(),
+            peak_rss_mib=peak_rss_mib(),
             rss_start_mib=rss_start,
         )
         if device.type == "cuda":

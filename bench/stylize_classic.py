@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -27,13 +26,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+from rss import peak_rss_mib  # noqa: E402 - bench/ is on sys.path when run as a script
+
 PHOTOS = ("coffee", "chelsea", "astronaut", "rocket", "hubble_deep_field", "camera")
-
-
-def _peak_rss_mib() -> float:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    # Linux reports KiB, macOS bytes.
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
 def measure(size: int, batch: int, device: str | None, min_seconds: float) -> dict:
@@ -56,7 +51,7 @@ def measure(size: int, batch: int, device: str | None, min_seconds: float) -> di
     contents = stack_batch([pil_to_tensor(img) for img in images]).to(dev)
     stylizer = ClassicStylizer(device=dev)
     state = stylizer.prepare_style(pil_to_tensor(photo("gravel")).to(dev))
-    rss_before = _peak_rss_mib()
+    rss_before = peak_rss_mib()
 
     def sync() -> None:
         if dev.type == "cuda":
@@ -83,7 +78,7 @@ def measure(size: int, batch: int, device: str | None, min_seconds: float) -> di
         "ms_per_image": 1000 * median / batch,
         "runs": len(durations),
         "rss_before_mib": rss_before,
-        "peak_rss_mib": _peak_rss_mib(),
+        "peak_rss_mib": peak_rss_mib(),
     }
     if dev.type == "cuda":
         result["gpu_peak_mib"] = torch.cuda.max_memory_allocated(dev) / 2**20
