@@ -37,8 +37,9 @@ def measure(side: int, opts: dict) -> dict:
     from skimage import data
 
     from workers.engine.allocator import keep_freed_memory
-    from workers.engine.stylizers.adain import AdaINStylizer, _axis_tiles
+    from workers.engine.stylizers.adain import AdaINStylizer
     from workers.engine.tensors import pil_to_tensor
+    from workers.engine.tiling import axis_tiles
 
     keep_freed_memory()  # as the workers do
     width, height = side, side * 2 // 3 // 8 * 8
@@ -64,7 +65,7 @@ def measure(side: int, opts: dict) -> dict:
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - started
     tile, overlap = stylizer.tile_size, stylizer.tile_overlap
-    tiles = len(_axis_tiles(height, tile, overlap)) * len(_axis_tiles(width, tile, overlap))
+    tiles = len(axis_tiles(height, tile, overlap)) * len(axis_tiles(width, tile, overlap))
     row = {
         "side": side,
         "width": int(out.shape[-1]),

@@ -6,11 +6,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from workers.engine import checkpoints, pipeline, stylizers
+from workers.engine import loading, pipeline, stylizers
 from workers.engine.stylizers import WeightsMissing, get_stylizer
 from workers.engine.stylizers.adain import (
     AdaINStylizer,
-    _axis_tiles,
     adain,
     blend_states,
     match_color,
@@ -158,19 +157,6 @@ def tiled_pair(paths, photo):
     return model.stylize(content, state), model.stylize(content, state, tile_size=128)
 
 
-def test_tiles_cover_the_image_with_aligned_starts_and_full_overlaps():
-    for length in (136, 160, 200, 512, 1360, 4096):
-        tiles = _axis_tiles(length, 128, 64)
-        assert tiles[0][0] == 0 and tiles[-1][1] == length
-        assert all(start % 8 == 0 and (end - start) % 8 == 0 for start, end in tiles)
-        assert all(b[0] <= a[1] - 64 for a, b in zip(tiles, tiles[1:], strict=False))
-        assert all(end - start <= 128 for start, end in tiles)
-    assert _axis_tiles(96, 128, 64) == [(0, 96)]
-    assert _axis_tiles(160, 128, 64) == [(0, 112), (48, 160)]  # not two 128 px tiles
-    # 4096 px in 1024 px tiles: five of 928 px, not five of 1024.
-    assert {end - start for start, end in _axis_tiles(4096, 1024, 128)} == {928}
-
-
 def test_tiled_and_untiled_agree_away_from_the_blend_zones(tiled_pair):
     whole, tiled = tiled_pair
     assert tiled.shape == whole.shape == (1, 3, 160, 192)
@@ -252,19 +238,19 @@ def test_missing_weights_name_the_file_and_the_setting(weights_dir, tmp_path):
 
 def test_registry_loads_each_model_once_per_process(paths, images):
     stylizers.clear_cache()
-    checkpoints.clear_cache()
+    loading.clear_cache()
     first = get_stylizer("adain", device="cpu", **paths)
     assert get_stylizer("adain", device="cpu", **paths) is first
-    assert checkpoints.cache_info().misses == 2  # one encoder, one decoder
+    assert loading.cache_info().misses == 2  # one encoder, one decoder
     # Another configuration of the same files shares the loaded networks.
     other = get_stylizer("adain", device="cpu", tile_size=512, **paths)
     assert other is not first and other.encoder is first.encoder
-    assert checkpoints.cache_info() == (2, 2, 2)
+    assert loading.cache_info() == (2, 2, 2)
     stylizers.clear_cache()
 
 
 def test_cpu_batches_are_capped_at_two_512px_images_unless_told_otherwise(paths, model):
-    assert model.batch_pixels == 2 * 512 * 512  # larger CPU batches ran slower per image
+    assert model.batch_pixels == 2 * 512 * 512  # larger CPU batches only cost memory
     assert AdaINStylizer(device="cpu", batch_pixels=0, **paths).batch_pixels is None
     with pytest.raises(ValueError, match="batch_pixels"):
         AdaINStylizer(device="cpu", batch_pixels=-1, **paths)

@@ -1,4 +1,5 @@
-"""workers.engine.checkpoints: strict loading of the real formats, clear errors, one load."""
+"""workers.engine.checkpoints and .loading: strict loading of the real formats, clear errors,
+one load per process."""
 
 from __future__ import annotations
 
@@ -8,17 +9,16 @@ import shutil
 import pytest
 import torch
 
-from workers.engine import checkpoints
+from workers.engine import checkpoints, loading
 from workers.engine.checkpoints import (
     KNOWN,
     CheckpointError,
     find_weights,
     inspect_directory,
-    load_decoder,
-    load_encoder,
     save_checkpoint,
     validate,
 )
+from workers.engine.loading import load_decoder, load_encoder
 from workers.engine.vgg import Decoder, Encoder
 
 
@@ -28,9 +28,9 @@ class Payload:
 
 @pytest.fixture(autouse=True)
 def empty_model_cache():
-    checkpoints.clear_cache()
+    loading.clear_cache()
     yield
-    checkpoints.clear_cache()
+    loading.clear_cache()
 
 
 @pytest.fixture(scope="module")
@@ -131,12 +131,12 @@ def test_models_are_loaded_once_per_process_until_the_file_changes(weights_dir, 
     path = shutil.copy(weights_dir / "decoder.pth", tmp_path / "decoder.pth")
     first = load_decoder(path)
     assert load_decoder(path) is first
-    assert checkpoints.cache_info()[:2] == (1, 1)
+    assert loading.cache_info()[:2] == (1, 1)
     assert load_decoder(path, dtype=torch.float64) is not first  # another dtype: another load
     stat = os.stat(path)
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # replaced on disk
     assert load_decoder(path) is not first
-    assert checkpoints.cache_info().misses == 3
+    assert loading.cache_info().misses == 3
 
 
 def test_validate_and_inspect_directory_report_without_raising(weights_dir, tmp_path):

@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from workers.engine import checkpoints
+from workers.engine import checkpoints, loading
 from workers.engine.embeddings import (
     CLASSIC_VERSION,
     embed,
@@ -79,7 +79,7 @@ def test_mixed_sizes_keep_input_order(encoder, photos):
 
 
 def test_an_encoder_object_works_without_a_file(weights_dir, photos):
-    model = checkpoints.load_encoder(weights_dir / "vgg_normalised.pth", cached=False)
+    model = loading.load_encoder(weights_dir / "vgg_normalised.pth", cached=False)
     result = embed(photos[:2], encoder=model)
     by_file = embed(photos[:2], encoder=weights_dir / "vgg_normalised.pth", device="cpu")
     torch.testing.assert_close(result.vectors, by_file.vectors, atol=1e-5, rtol=0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from workers.engine import checkpoints
+from workers.engine import checkpoints, loading
 from workers.engine.stylizers.adain import AdaINStylizer
 from workers.engine.tensors import pil_to_tensor
 from workers.engine.training import list_images, train_decoder
@@ -123,7 +123,7 @@ def test_trained_decoder_loads_back_and_stylizes_with_adain(
     )
     report = checkpoints.validate(out)
     assert report.ok and report.format == "adain-decoder", report
-    decoder = checkpoints.load_decoder(out, cached=False)
+    decoder = loading.load_decoder(out, cached=False)
     assert decoder(torch.zeros(1, 512, 4, 4)).shape == (1, 3, 32, 32)
 
     stylizer = AdaINStylizer(device="cpu", encoder_weights=encoder_path, decoder_weights=out)

@@ -1,6 +1,6 @@
 """Curation in the admin: generate action -> worker -> progress -> approve -> storefront.
 
-Covers stylerecs/admin.py, the template tag and who may do what.
+Covers stylerecs/admin/, the template tag and who may do what.
 """
 
 from __future__ import annotations

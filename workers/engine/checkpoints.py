@@ -22,8 +22,7 @@ A file may hold the state dict itself, or a dict ``{"state_dict": {...}, "format
 a decoder trained by ``python -m workers.engine train-decoder`` is saved as). Files are
 read with ``torch.load(weights_only=True)``, which refuses to run pickled code.
 
-Loaded models are cached per process, keyed by the file's resolved path, modification
-time and size, the device and the dtype: a worker loads each model once.
+Loading the networks, once per process, is :mod:`.loading`'s job.
 """
 
 from __future__ import annotations
@@ -35,7 +34,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, NamedTuple, get_args
+from typing import Any, Literal, get_args
 
 import torch
 from torch import Tensor, nn
@@ -45,19 +44,17 @@ from .vgg import Decoder, Encoder
 __all__ = [
     "FORMATS",
     "KNOWN",
-    "CacheInfo",
     "CheckpointError",
     "Format",
     "WeightsReport",
     "WeightsSpec",
-    "cache_info",
-    "clear_cache",
+    "build_network",
+    "check_state_dict",
     "expected_shapes",
+    "file_module",
     "file_sha256",
     "find_weights",
     "inspect_directory",
-    "load_decoder",
-    "load_encoder",
     "read_state_dict",
     "save_checkpoint",
     "sniff_format",
@@ -106,7 +103,7 @@ class WeightsSpec:
 
     def build(self) -> nn.Module:
         """An untrained module of this format (random weights)."""
-        return _build(self.format)
+        return build_network(self.format)
 
 
 KNOWN: dict[str, WeightsSpec] = {
@@ -170,7 +167,8 @@ class WeightsReport:
 # Reading and checking -------------------------------------------------------------------
 
 
-def _build(format: Format) -> nn.Module:
+def build_network(format: Format) -> nn.Module:
+    """An untrained network of ``format`` (build it on the meta device to skip init)."""
     if format == "adain-decoder":
         return Decoder()
     if format in ("adain-vgg", "torchvision-vgg19"):
@@ -178,7 +176,7 @@ def _build(format: Format) -> nn.Module:
     raise ValueError(f"unknown weights format {format!r}; use one of {FORMATS}")
 
 
-def _target(module: nn.Module) -> nn.Module:
+def file_module(module: nn.Module) -> nn.Module:
     """The module whose state dict the file holds (an Encoder's ``body``)."""
     return module.body if isinstance(module, Encoder) else module
 
@@ -191,8 +189,8 @@ def expected_shapes(format: Format) -> dict[str, tuple[int, ...]]:
 @functools.cache
 def _expected_shapes(format: Format) -> dict[str, tuple[int, ...]]:
     with torch.device("meta"):  # shapes only: no memory, no random init
-        module = _build(format)
-    shapes = {k: tuple(v.shape) for k, v in _target(module).state_dict().items()}
+        module = build_network(format)
+    shapes = {k: tuple(v.shape) for k, v in file_module(module).state_dict().items()}
     if format == "torchvision-vgg19":
         return {f"features.{k}": s for k, s in shapes.items()}
     return shapes
@@ -282,7 +280,9 @@ def _problems(state_dict: Mapping[str, Tensor], format: Format) -> list[str]:
     return problems
 
 
-def _check(state_dict: Mapping[str, Tensor], format: Format | None, name: str) -> Format:
+def check_state_dict(state_dict: Mapping[str, Tensor], format: Format | None, name: str) -> Format:
+    """The format of ``state_dict`` (sniffed when None), or :class:`CheckpointError`
+    naming the missing, unexpected or mis-shaped keys of the file ``name``."""
     if format is None:
         format = sniff_format(state_dict)
         if format is None:
@@ -310,6 +310,7 @@ def _sha256(path: Path) -> str:
 
 
 _sha_cache: dict[tuple[str, int, int], str] = {}
+_sha_lock = threading.Lock()
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
@@ -321,11 +322,11 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
     resolved = Path(path).resolve(strict=True)
     stat = resolved.stat()
     key = (str(resolved), stat.st_mtime_ns, stat.st_size)
-    with _cache_lock:
+    with _sha_lock:
         cached = _sha_cache.get(key)
     if cached is None:
         cached = _sha256(resolved)
-        with _cache_lock:
+        with _sha_lock:
             _sha_cache[key] = cached
     return cached
 
@@ -353,7 +354,7 @@ def validate(path: str | os.PathLike[str], *, format: Format | None = None) -> W
         if format is None and spec is not None:
             format = spec.format
         report.format = format or sniff_format(state_dict)
-        _check(state_dict, report.format, path.name)
+        check_state_dict(state_dict, report.format, path.name)
     except CheckpointError as exc:
         report.problems.extend(exc.problems)
         return report
@@ -413,138 +414,16 @@ def save_checkpoint(
     An :class:`Encoder` is saved in its file layout (``features.*`` for torchvision).
     """
     if isinstance(module_or_state_dict, nn.Module):
-        state = _target(module_or_state_dict).state_dict()
+        state = file_module(module_or_state_dict).state_dict()
         if format == "torchvision-vgg19":
             state = {f"features.{k}": v for k, v in state.items()}
     else:
         state = dict(module_or_state_dict)
     state = {k: v.detach().cpu().contiguous() for k, v in state.items()}
-    _check(state, format, Path(path).name)
+    check_state_dict(state, format, Path(path).name)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     torch.save({"state_dict": state, "format": format, "meta": dict(meta or {})}, tmp)
     os.replace(tmp, path)
     return path
-
-
-# Loading, once per process -------------------------------------------------------------
-
-
-class CacheInfo(NamedTuple):
-    hits: int
-    misses: int  # = files actually read
-    currsize: int
-
-
-_cache: dict[tuple, nn.Module] = {}
-_cache_lock = threading.Lock()
-_stats = {"hits": 0, "misses": 0}
-
-
-def cache_info() -> CacheInfo:
-    """Hits and misses of the model cache (a miss is one file read and built)."""
-    with _cache_lock:
-        return CacheInfo(_stats["hits"], _stats["misses"], len(_cache))
-
-
-def clear_cache() -> None:
-    """Forget every cached model and reset the counters."""
-    with _cache_lock:
-        _cache.clear()
-        _stats.update(hits=0, misses=0)
-
-
-def _load(
-    kind: str,
-    path: str | os.PathLike[str],
-    *,
-    format: Format | None,
-    device: torch.device | str | None,
-    dtype: torch.dtype,
-    memory_format: torch.memory_format,
-    cached: bool,
-) -> nn.Module:
-    path = Path(path)
-    try:
-        resolved = path.resolve(strict=True)
-        stat = resolved.stat()
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: file not found") from None
-    device = torch.device(device or "cpu")
-    key = (kind, str(resolved), stat.st_mtime_ns, stat.st_size, format, str(device), dtype,
-           memory_format)  # fmt: skip
-    if cached:
-        with _cache_lock:
-            model = _cache.get(key)
-            if model is not None:
-                _stats["hits"] += 1
-                return model
-    state_dict, extra = read_state_dict(resolved)
-    if format is None and extra.get("format") in FORMATS:
-        format = extra["format"]
-    # A swapped pair of files (encoder given as decoder) deserves a plain sentence, not
-    # a list of fifty missing keys.
-    sniffed = sniff_format(state_dict)
-    is_decoder = sniffed == "adain-decoder"
-    if sniffed is not None and is_decoder != (kind == "decoder"):
-        wanted = "an adain-decoder" if kind == "decoder" else "a VGG-19 encoder"
-        raise CheckpointError(f"{path.name}: holds {sniffed} weights, not {wanted}")
-    format = _check(state_dict, format, path.name)
-    with torch.device("meta"):  # skip the random init the file's tensors replace
-        model = _build(format)
-    if format == "torchvision-vgg19":
-        state_dict = {k[9:]: v for k, v in state_dict.items() if k.startswith("features.")}
-    _target(model).load_state_dict(state_dict, strict=True, assign=True)
-    model = model.to(device=device, dtype=dtype, memory_format=memory_format)
-    model.eval()
-    if cached:
-        model.requires_grad_(False)
-        with _cache_lock:
-            _stats["misses"] += 1
-            model = _cache.setdefault(key, model)
-    return model
-
-
-def load_encoder(
-    path: str | os.PathLike[str],
-    *,
-    format: Format | None = None,
-    device: torch.device | str | None = None,
-    dtype: torch.dtype = torch.float32,
-    memory_format: torch.memory_format = torch.contiguous_format,
-    cached: bool = True,
-) -> Encoder:
-    """Load a VGG-19 :class:`Encoder` from ``path`` (``adain-vgg`` or ``torchvision-vgg19``,
-    sniffed from the keys when ``format`` is None).
-
-    Cached models are shared, in eval mode and frozen (``requires_grad=False``): do not
-    modify them. ``cached=False`` returns a private copy.
-    Raises :class:`CheckpointError` naming the offending keys for a wrong file.
-    """
-    model = _load(
-        "encoder", path, format=format, device=device, dtype=dtype,
-        memory_format=memory_format, cached=cached,
-    )  # fmt: skip
-    assert isinstance(model, Encoder)
-    return model
-
-
-def load_decoder(
-    path: str | os.PathLike[str],
-    *,
-    device: torch.device | str | None = None,
-    dtype: torch.dtype = torch.float32,
-    memory_format: torch.memory_format = torch.contiguous_format,
-    cached: bool = True,
-) -> Decoder:
-    """Load the AdaIN :class:`Decoder` from ``path`` (see :func:`load_encoder`).
-
-    ``cached=False`` gives a private, trainable copy (e.g. to fine-tune it).
-    """
-    model = _load(
-        "decoder", path, format="adain-decoder", device=device, dtype=dtype,
-        memory_format=memory_format, cached=cached,
-    )  # fmt: skip
-    assert isinstance(model, Decoder)
-    return model

@@ -46,10 +46,11 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
-from .checkpoints import file_sha256, load_encoder
+from .checkpoints import file_sha256
 from .colorspace import rgb_to_lab
 from .device import pick_device
 from .images import ImageError, ImageLimits, decode_image, decode_image_isolated
+from .loading import load_encoder
 from .tensors import pil_to_tensor
 from .vgg import ADAIN_LAYERS, Encoder
 

@@ -21,7 +21,7 @@ uninterrupted one.
 
 The checkpoint (written atomically every ``save_every`` steps, at the end, and on
 Ctrl-C) is ``{"state_dict", "format": "adain-decoder", "optimizer", "step", "encoder":
-{"sha256", "format"}, "meta"}``: :func:`workers.engine.checkpoints.load_decoder` reads it
+{"sha256", "format"}, "meta"}``: :func:`workers.engine.loading.load_decoder` reads it
 as a decoder, and ``resume=True`` continues from its step.
 """
 
@@ -42,9 +42,10 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
-from .checkpoints import CheckpointError, file_sha256, load_decoder, load_encoder
+from .checkpoints import CheckpointError, file_sha256
 from .device import pick_device
 from .images import ImageError, decode_image
+from .loading import load_decoder, load_encoder
 from .stylizers.adain import adain, mean_std
 from .tensors import pil_to_tensor
 from .vgg import ADAIN_LAYERS, Decoder, Encoder

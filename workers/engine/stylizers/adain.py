@@ -36,7 +36,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .. import checkpoints
+from .. import checkpoints, loading
+from ..tiling import ALIGN as _ALIGN
+from ..tiling import axis_tiles, axis_weights
 from .base import StyleState, Stylizer, WeightsMissing
 
 __all__ = [
@@ -49,13 +51,13 @@ __all__ = [
 ]
 
 EPS = 1e-5  # added to the variance, as in the authors' code
-_ALIGN = 8  # the encoder pools three times: tiles start on multiples of 8 pixels
 _MIN_SIDE = 16  # below this the reflection pads at relu4_1 have nothing to reflect
 _DEFAULT_TILE = {"cuda": 2048, "cpu": 1024}
 # Keep the tiles' relu4_1 features between the statistics pass and the decoding pass
 # while they fit in this many bytes; above it they are computed again.
 _FEATURE_BUDGET = 1 << 30
-# Batch size 2 at 512 px ran as fast per image as 1 on the CPU, 4 slower (docs/BENCHMARKS.md).
+# On the CPU batches of 1, 2 and 4 at 512 px ran at the same speed per image, within 5-20%
+# (docs/BENCHMARKS.md); a larger batch only costs memory.
 _CPU_BATCH_PIXELS = 2 * 512 * 512
 
 _SETTINGS = {
@@ -157,55 +159,6 @@ def blend_states(items: Sequence[tuple[StyleState, float]]) -> StyleState:
     return StyleState(method=AdaINStylizer.name, tensors=tensors, meta=meta)
 
 
-def _axis_tiles(length: int, tile: int, overlap: int) -> list[tuple[int, int]]:
-    """Start/end of tiles covering [0, length); starts are multiples of _ALIGN."""
-    if length <= tile:
-        return [(0, length)]
-    count = math.ceil((length - overlap) / (tile - overlap))
-    # The fewest tiles of at most ``tile`` pixels, then as small as they can be (an image
-    # just over the tile size would otherwise cost nearly twice its area), evenly
-    # spaced so that every overlap is at least ``overlap``.
-    size = -(-(length + (count - 1) * overlap) // count)
-    size = min(tile, -(-size // _ALIGN) * _ALIGN)
-    last = length - size
-    starts = [k * last // (count - 1) // _ALIGN * _ALIGN for k in range(count - 1)] + [last]
-    return [(s, s + size) for s in starts]
-
-
-def _axis_weights(
-    tiles: list[tuple[int, int]], index: int, *, device: torch.device
-) -> tuple[Tensor, tuple[int, int]]:
-    """The blending weight along one axis of tile ``index``, and the span it owns.
-
-    Where two tiles overlap, each drops its outer quarter of the overlap (those pixels
-    saw the tile's own padding instead of the neighbouring image) and the middle half
-    cross-fades with complementary raised-cosine ramps, so weights sum to one and no
-    seam shows. The owned span (from one overlap's middle to the next's) partitions the
-    image: it is where the tile's features count for the image's statistics.
-    """
-    start, end = tiles[index]
-    weight = torch.ones(end - start, dtype=torch.float32, device=device)
-    positions = torch.arange(end - start, dtype=torch.float32, device=device)
-    own_start, own_end = start, end
-    if index > 0:
-        overlap = tiles[index - 1][1] - start
-        weight = weight * _ramp(positions, overlap)
-        own_start = start + (overlap // 2) // _ALIGN * _ALIGN
-    if index < len(tiles) - 1:
-        overlap = end - tiles[index + 1][0]
-        weight = weight * _ramp(positions.flip(0), overlap)
-        own_end = tiles[index + 1][0] + (overlap // 2) // _ALIGN * _ALIGN
-    return weight, (own_start, own_end)
-
-
-def _ramp(distance: Tensor, overlap: int) -> Tensor:
-    """0 for the outer quarter of ``overlap``, raised cosine to 1 over the middle half."""
-    margin = overlap // 4
-    width = max(1, overlap - 2 * margin)
-    t = ((distance - margin + 0.5) / width).clamp(0.0, 1.0)
-    return 0.5 - 0.5 * torch.cos(math.pi * t)
-
-
 class AdaINStylizer(Stylizer):
     """AdaIN style transfer (Huang & Belongie, ICCV 2017) with a VGG-19 encoder.
 
@@ -227,8 +180,8 @@ class AdaINStylizer(Stylizer):
         channels-last everywhere (it measured faster on CPU too).
     ``batch_pixels``
         Most pixels the pipeline stacks into one batch. On the CPU 2 x 512 x 512 by
-        default: larger batches were slower per image there (their activations no
-        longer fit the caches) and cost memory; unlimited on CUDA, where large batches
+        default: larger batches were no faster per image there (5-20% slower) and
+        each 512 px image adds about 0.4 GB; unlimited on CUDA, where large batches
         pay and an out-of-memory batch is split.
     """
 
@@ -273,8 +226,8 @@ class AdaINStylizer(Stylizer):
         self.encoder_path = self._weights_path("encoder_weights", encoder_weights)
         self.decoder_path = self._weights_path("decoder_weights", decoder_weights)
         load = {"device": self.device, "dtype": self.dtype, "memory_format": self.memory_format}
-        self.encoder = checkpoints.load_encoder(self.encoder_path, **load)
-        self.decoder = checkpoints.load_decoder(self.decoder_path, **load)
+        self.encoder = loading.load_encoder(self.encoder_path, **load)
+        self.decoder = loading.load_decoder(self.decoder_path, **load)
 
     def _weights_path(self, option: str, value: str | os.PathLike[str]) -> Path:
         key, flag = _SETTINGS[option]
@@ -426,10 +379,10 @@ class AdaINStylizer(Stylizer):
         mode = "reflect" if pad[1] < width and pad[3] < height else "replicate"
         image = F.pad(content, pad, mode=mode) if any(pad) else content
 
-        rows = _axis_tiles(padded_h, tile, self.tile_overlap)
-        cols = _axis_tiles(padded_w, tile, self.tile_overlap)
-        row_w = [_axis_weights(rows, i, device=self.device) for i in range(len(rows))]
-        col_w = [_axis_weights(cols, j, device=self.device) for j in range(len(cols))]
+        rows = axis_tiles(padded_h, tile, self.tile_overlap)
+        cols = axis_tiles(padded_w, tile, self.tile_overlap)
+        row_w = [axis_weights(rows, i, device=self.device) for i in range(len(rows))]
+        col_w = [axis_weights(cols, j, device=self.device) for j in range(len(cols))]
         grid = [(i, j) for i in range(len(rows)) for j in range(len(cols))]
 
         def crop(i: int, j: int) -> Tensor:

@@ -35,8 +35,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..checkpoints import load_encoder
 from ..colorspace import lab_to_rgb, rgb_to_lab
+from ..loading import load_encoder
 from ..vgg import Encoder
 from .base import StyleState, Stylizer, WeightsMissing
 

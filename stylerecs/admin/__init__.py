@@ -1,0 +1,22 @@
+"""Curation in the Django admin: styles, variant galleries, batches, approvals.
+
+Host shops add :class:`ProductVariantsAdminMixin` to their product admin to get the
+"generate variants" action and the variant gallery inline (the demo shop does). Importing
+this package registers the stylerecs models with the default admin site.
+"""
+
+from .batches import GenerationBatchAdmin
+from .display import thumbnail
+from .products import ProductStyleProfileInline, ProductVariantsAdminMixin, StylizedVariantInline
+from .styles import StyleAdmin
+from .variants import StylizedVariantAdmin
+
+__all__ = [
+    "GenerationBatchAdmin",
+    "ProductStyleProfileInline",
+    "ProductVariantsAdminMixin",
+    "StyleAdmin",
+    "StylizedVariantAdmin",
+    "StylizedVariantInline",
+    "thumbnail",
+]

@@ -1,0 +1,128 @@
+"""Stylized variants: review (approve/reject with its own permission), retry, filters."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
+
+from ..conf import get_adapter
+from ..models import StylizedVariant, VariantStatus
+from ..services.variants import variants_review
+from .display import thumbnail
+
+
+@admin.register(StylizedVariant)
+class StylizedVariantAdmin(admin.ModelAdmin):
+    list_display = [
+        "variant_thumb",
+        "original_thumb",
+        "product_title",
+        "style",
+        "style_version",
+        "status",
+        "seconds",
+    ]
+    list_filter = ["status", "style"]
+    list_select_related = ["style", "product"]
+    search_fields = ["style__name", "error"]
+    actions = ["approve", "reject"]
+    readonly_fields = [f.name for f in StylizedVariant._meta.fields] + [
+        "variant_large",
+        "original_large",
+    ]
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "original_large",
+                    "variant_large",
+                    "product",
+                    "style",
+                    "style_version",
+                    "status",
+                    "error",
+                ]
+            },
+        ),
+        (
+            _("Details"),
+            {
+                "fields": [
+                    "params",
+                    "source_checksum",
+                    "idempotency_key",
+                    "image",
+                    "width",
+                    "height",
+                    "file_size",
+                    "seconds",
+                    "attempts",
+                    "created_at",
+                    "started_at",
+                    "finished_at",
+                    "reviewed_by",
+                    "reviewed_at",
+                ],
+                "classes": ["collapse"],
+            },
+        ),
+    ]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_review_permission(self, request) -> bool:
+        return request.user.has_perm("stylerecs.review_stylizedvariant")
+
+    @admin.display(description=_("Variant"))
+    def variant_thumb(self, obj):
+        return thumbnail(obj.image, str(obj.style), 64)
+
+    @admin.display(description=_("Original"))
+    def original_thumb(self, obj):
+        return thumbnail(get_adapter().image_file(obj.product), "original", 64)
+
+    @admin.display(description=_("Variant"))
+    def variant_large(self, obj):
+        return thumbnail(obj.image, str(obj.style), 360)
+
+    @admin.display(description=_("Original"))
+    def original_large(self, obj):
+        return thumbnail(get_adapter().image_file(obj.product), "original", 360)
+
+    @admin.display(description=_("Product"))
+    def product_title(self, obj):
+        return get_adapter().title(obj.product)
+
+    def _review(self, request, queryset, *, approve: bool):
+        target = VariantStatus.APPROVED if approve else VariantStatus.REJECTED
+        already = queryset.filter(status=target).count()
+        changed = variants_review(
+            variant_ids=queryset.values_list("pk", flat=True), approve=approve, user=request.user
+        )
+        unfinished = queryset.count() - changed - already
+        verb = _("approved") if approve else _("rejected")
+        self.message_user(request, _("%(n)d variant(s) %(verb)s.") % {"n": changed, "verb": verb})
+        if already:
+            self.message_user(
+                request, _("%(n)d variant(s) were %(verb)s already.") % {"n": already, "verb": verb}
+            )
+        if unfinished:
+            self.message_user(
+                request,
+                _("%(n)d variant(s) skipped: only finished variants can be reviewed.")
+                % {"n": unfinished},
+                messages.WARNING,
+            )
+
+    @admin.action(description=_("Approve: show to shoppers"), permissions=["review"])
+    def approve(self, request, queryset):
+        self._review(request, queryset, approve=True)
+
+    @admin.action(description=_("Reject: never show"), permissions=["review"])
+    def reject(self, request, queryset):
+        self._review(request, queryset, approve=False)
