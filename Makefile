@@ -46,6 +46,7 @@ bench: install wrk
 	$(PY) bench/stylize_classic.py
 	$(PY) bench/stylize.py
 	$(PY) bench/stylize_hires.py
+	$(PY) bench/stylize_int8.py
 	$(PY) bench/recs.py
 	$(TEST_ENV) $(PY) bench/storefront.py
 
