@@ -249,6 +249,20 @@ def test_registry_loads_each_model_once_per_process(paths, images):
     stylizers.clear_cache()
 
 
+def test_half_precision_as_on_cuda_stays_close_to_float32_whole_and_tiled(paths, photo, images):
+    # CUDA runs the networks in float16 by default; the CPU can too, so the casts around
+    # them (statistics and AdaIN in float32, float32 out) are tested here without a GPU.
+    single = AdaINStylizer(device="cpu", tile_overlap=32, **paths)
+    half = AdaINStylizer(device="cpu", half=True, tile_overlap=32, **paths)
+    assert half.dtype == torch.float16 and single.dtype == torch.float32
+    content, style = pil_to_tensor(photo("chelsea", 96))[None], images["astronaut"]
+    for tile in (None, 64):  # whole, then tiles of 64 px
+        a = single.stylize(content, single.prepare_style(style), tile_size=tile)
+        b = half.stylize(content, half.prepare_style(style), tile_size=tile)
+        assert b.dtype == torch.float32 and b.shape == a.shape
+        assert (a - b).abs().max() < 0.01  # float16 keeps 3 decimal digits
+
+
 def test_cpu_batches_are_capped_at_two_512px_images_unless_told_otherwise(paths, model):
     assert model.batch_pixels == 2 * 512 * 512  # larger CPU batches only cost memory
     assert AdaINStylizer(device="cpu", batch_pixels=0, **paths).batch_pixels is None
