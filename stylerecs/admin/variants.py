@@ -20,7 +20,7 @@ class StylizedVariantAdmin(admin.ModelAdmin):
         "style",
         "style_version",
         "status",
-        "seconds",
+        "time_taken",
     ]
     list_filter = ["status", "style"]
     list_select_related = ["style", "product"]
@@ -77,6 +77,10 @@ class StylizedVariantAdmin(admin.ModelAdmin):
 
     def has_review_permission(self, request) -> bool:
         return request.user.has_perm("stylerecs.review_stylizedvariant")
+
+    @admin.display(description=_("Time"), ordering="seconds")
+    def time_taken(self, obj):
+        return "—" if obj.seconds is None else f"{obj.seconds:.2f} s"
 
     @admin.display(description=_("Variant"))
     def variant_thumb(self, obj):

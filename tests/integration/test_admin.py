@@ -68,6 +68,8 @@ def test_admin_generate_progress_approve_then_product_page_shows_variant(
 
     shop_page = client.get(product.get_absolute_url())
     assert variant.image.url.encode() not in shop_page.content  # not approved yet
+    changelist = client.get(reverse("admin:stylerecs_stylizedvariant_changelist"))
+    assert f"{variant.seconds:.2f} s".encode() in changelist.content  # time, rounded
 
     response = client.post(
         reverse("admin:stylerecs_stylizedvariant_changelist"),
