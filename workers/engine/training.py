@@ -44,9 +44,9 @@ from torch import Tensor
 
 from .checkpoints import CheckpointError, file_sha256
 from .device import pick_device
+from .feature_stats import adain, mean_std
 from .images import ImageError, decode_image
 from .loading import load_decoder, load_encoder
-from .stylizers.adain import adain, mean_std
 from .tensors import pil_to_tensor
 from .vgg import ADAIN_LAYERS, Decoder, Encoder
 
