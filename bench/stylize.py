@@ -56,50 +56,12 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from rss import peak_rss_mib  # noqa: E402 - bench/ is on sys.path when run as a script
+from helpers import peak_rss_mib, sample_photo, time_runs  # noqa: E402 - bench/ is on sys.path
 
 PHOTOS = ("coffee", "chelsea", "astronaut", "rocket", "hubble_deep_field", "camera")
 STYLE_PHOTO = "gravel"
 REFERENCE_GFLOP_512 = 253.0  # encoder to relu4_1 + decoder, 512 x 512 (often quoted)
 BASELINE_STYLE_SIDE = 512  # the reference script's default --style_size
-
-
-# Helpers shared by the parent and the children ---------------------------------------------
-
-
-def _photo(name: str, size: int):
-    import numpy as np
-    from PIL import Image
-    from skimage import data
-
-    img = Image.fromarray(np.asarray(getattr(data, name)())).convert("RGB")
-    return img.resize((size, size), Image.Resampling.LANCZOS)
-
-
-def _sync(device) -> None:
-    import torch
-
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def _time_runs(fn, device, min_seconds: float, min_runs: int = 2) -> tuple[float, int]:
-    """Fastest of the runs of ``fn()`` made in ``min_seconds`` (at least ``min_runs``),
-    after one warm-up run.
-
-    The minimum, not the median: on a machine shared with other work, the fastest run is
-    the one least disturbed by it, and the closest to what the code can do.
-    """
-    fn()
-    _sync(device)
-    durations: list[float] = []
-    started = time.perf_counter()
-    while len(durations) < min_runs or time.perf_counter() - started < min_seconds:
-        t0 = time.perf_counter()
-        fn()
-        _sync(device)
-        durations.append(time.perf_counter() - t0)
-    return min(durations), len(durations)
 
 
 def conv_gflop(module, size: int, *, channels: int = 3) -> float:
@@ -236,15 +198,14 @@ def measure(method: str, size: int, opts: dict) -> list[dict]:
         options = {"freezing": True}
         stylizer.encoder = torch.compile(stylizer.encoder, options=options, dynamic=False)
         stylizer.decoder = torch.compile(stylizer.decoder, options=options, dynamic=False)
-    style_img = _photo(STYLE_PHOTO, BASELINE_STYLE_SIDE)
+    style_img = sample_photo(STYLE_PHOTO, BASELINE_STYLE_SIDE)
     t0 = time.perf_counter()
     with torch.inference_mode():
         state = stylizer.prepare_style(pil_to_tensor(style_img).to(device))
     if compiled:
         compile_seconds += time.perf_counter() - t0
-    photos = [
-        pil_to_tensor(_photo(PHOTOS[i % len(PHOTOS)], size)) for i in range(max(opts["batches"]))
-    ]
+    names = [PHOTOS[i % len(PHOTOS)] for i in range(max(opts["batches"]))]
+    photos = [pil_to_tensor(sample_photo(name, size)) for name in names]
     rows: list[dict] = []
     est_per_image = float(opts["estimate_s"])  # a first guess, refined by each measurement
 
@@ -260,9 +221,7 @@ def measure(method: str, size: int, opts: dict) -> list[dict]:
         else:
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(device)
-            seconds, runs = _time_runs(
-                lambda: base(content_1, style_t), device, opts["min_seconds"]
-            )
+            seconds, runs = time_runs(lambda: base(content_1, style_t), device, opts["min_seconds"])
             baseline = {"images_per_s": 1.0 / seconds, "runs": runs}
         del base
 
@@ -287,7 +246,7 @@ def measure(method: str, size: int, opts: dict) -> list[dict]:
             run()
             row["compile_s"] = compile_seconds + time.perf_counter() - t0
             compile_seconds = 0.0
-        seconds, runs = _time_runs(run, device, opts["min_seconds"])
+        seconds, runs = time_runs(run, device, opts["min_seconds"])
         est_per_image = seconds / batch
         row.update(
             images_per_s=batch / seconds,
@@ -324,11 +283,11 @@ def measure_e2e(opts: dict) -> list[dict]:
         "adain", device=device, encoder_weights=opts["encoder"], decoder_weights=opts["decoder"]
     )
     with torch.inference_mode():
-        state = stylizer.prepare_style(pil_to_tensor(_photo(STYLE_PHOTO, 512)).to(device))
+        state = stylizer.prepare_style(pil_to_tensor(sample_photo(STYLE_PHOTO, 512)).to(device))
     jpegs = []
     for i in range(count):
         buf = io.BytesIO()
-        _photo(PHOTOS[i % len(PHOTOS)], size).save(buf, format="JPEG", quality=90)
+        sample_photo(PHOTOS[i % len(PHOTOS)], size).save(buf, format="JPEG", quality=90)
         jpegs.append(buf.getvalue())
 
     def pillow() -> list[bytes]:
@@ -360,7 +319,7 @@ def measure_e2e(opts: dict) -> list[dict]:
 
     rows = []
     for name, fn in (("Pillow", pillow), ("torchvision.io", tv_io)):
-        seconds, runs = _time_runs(fn, device, opts["min_seconds"])
+        seconds, runs = time_runs(fn, device, opts["min_seconds"])
         rows.append({"path": name, "images_per_s": count / seconds, "runs": runs})
     return rows
 
@@ -380,7 +339,7 @@ def matmul_gflops(device, dtype_name: str = "float32") -> float:
     for n in sizes:
         a = torch.randn(n, n, device=device, dtype=dtype)
         b = torch.randn(n, n, device=device, dtype=dtype)
-        seconds, _ = _time_runs(lambda a=a, b=b: torch.mm(a, b), device, 2.0, min_runs=4)
+        seconds, _ = time_runs(lambda a=a, b=b: torch.mm(a, b), device, 2.0, min_runs=4)
         best = max(best, 2 * n**3 / seconds / 1e9)
     return best
 
@@ -400,7 +359,7 @@ def onednn_gemm_gflops() -> float:
     x = torch.randn(1, 1024, 64, 64).contiguous(memory_format=torch.channels_last)
     w = torch.randn(1024, 1024, 1, 1)
     with torch.inference_mode():
-        seconds, _ = _time_runs(lambda: F.conv2d(x, w), cpu, 3.0, min_runs=5)
+        seconds, _ = time_runs(lambda: F.conv2d(x, w), cpu, 3.0, min_runs=5)
     return 2 * 1024 * 1024 * 64 * 64 / seconds / 1e9
 
 

@@ -26,17 +26,14 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from rss import peak_rss_mib  # noqa: E402 - bench/ is on sys.path when run as a script
+from helpers import peak_rss_mib, sample_photo, sync  # noqa: E402 - bench/ is on sys.path
 
 PHOTOS = ("coffee", "chelsea", "astronaut", "rocket", "hubble_deep_field", "camera")
 
 
 def measure(size: int, batch: int, device: str | None, min_seconds: float) -> dict:
     """Time ClassicStylizer.stylize on one (size, batch) in this process."""
-    import numpy as np
     import torch
-    from PIL import Image
-    from skimage import data
 
     from workers.engine.device import pick_device
     from workers.engine.stylizers.classic import ClassicStylizer
@@ -44,29 +41,22 @@ def measure(size: int, batch: int, device: str | None, min_seconds: float) -> di
 
     dev = pick_device(device)
 
-    def photo(name: str) -> Image.Image:
-        return Image.fromarray(np.asarray(getattr(data, name)())).convert("RGB")
-
-    images = [photo(PHOTOS[i % len(PHOTOS)]).resize((size, size)) for i in range(batch)]
+    images = [sample_photo(PHOTOS[i % len(PHOTOS)], size) for i in range(batch)]
     contents = stack_batch([pil_to_tensor(img) for img in images]).to(dev)
     stylizer = ClassicStylizer(device=dev)
-    state = stylizer.prepare_style(pil_to_tensor(photo("gravel")).to(dev))
+    state = stylizer.prepare_style(pil_to_tensor(sample_photo("gravel")).to(dev))
     rss_before = peak_rss_mib()
-
-    def sync() -> None:
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
 
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
     stylizer.stylize(contents, state)  # warm-up: kernels, allocator, caches
-    sync()
+    sync(dev)
     durations: list[float] = []
     started = time.perf_counter()
     while not durations or time.perf_counter() - started < min_seconds:
         t0 = time.perf_counter()
         stylizer.stylize(contents, state)
-        sync()
+        sync(dev)
         durations.append(time.perf_counter() - t0)
     # The median resists the odd slow run on a shared machine better than the mean.
     median = statistics.median(durations)

@@ -26,15 +26,12 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from rss import peak_rss_mib  # noqa: E402 - bench/ is on sys.path when run as a script
+from helpers import peak_rss_mib, sample_photo, sync  # noqa: E402 - bench/ is on sys.path
 
 
 def measure(side: int, opts: dict) -> dict:
     """Stylize one side x (2/3 side) photo with adain in this process."""
-    import numpy as np
     import torch
-    from PIL import Image
-    from skimage import data
 
     from workers.engine.allocator import keep_freed_memory
     from workers.engine.stylizers.adain import AdaINStylizer
@@ -43,9 +40,8 @@ def measure(side: int, opts: dict) -> dict:
 
     keep_freed_memory()  # as the workers do
     width, height = side, side * 2 // 3 // 8 * 8
-    photo = Image.fromarray(np.asarray(data.astronaut())).convert("RGB")
-    content = pil_to_tensor(photo.resize((width, height), Image.Resampling.BICUBIC))
-    style = pil_to_tensor(Image.fromarray(np.asarray(data.gravel())).convert("RGB"))
+    content = pil_to_tensor(sample_photo("astronaut", (width, height)))
+    style = pil_to_tensor(sample_photo("gravel"))
     options = {"tile_size": opts["tile_size"]} if opts.get("tile_size") else {}
     stylizer = AdaINStylizer(
         device=opts.get("device"),
@@ -56,13 +52,12 @@ def measure(side: int, opts: dict) -> dict:
     device = stylizer.device
     state = stylizer.prepare_style(style.to(device))
     rss_before = peak_rss_mib()
+    sync(device)
     if device.type == "cuda":
-        torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
     started = time.perf_counter()
     out = stylizer.stylize(content[None].to(device), state)
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+    sync(device)
     seconds = time.perf_counter() - started
     tile, overlap = stylizer.tile_size, stylizer.tile_overlap
     tiles = len(axis_tiles(height, tile, overlap)) * len(axis_tiles(width, tile, overlap))
@@ -70,7 +65,7 @@ def measure(side: int, opts: dict) -> dict:
         "side": side,
         "width": int(out.shape[-1]),
         "height": int(out.shape[-2]),
-        "tiles": tiles if max(width, height) > tile else 1,
+        "tiles": tiles,
         "seconds": seconds,
         "finite": bool(torch.isfinite(out).all()),
         "peak_rss_mib": peak_rss_mib(),

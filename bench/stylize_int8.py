@@ -30,30 +30,17 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+from helpers import sample_photo, time_runs  # noqa: E402 - bench/ is on sys.path
+
 CALIBRATION = ("coffee", "chelsea", "astronaut", "rocket")
 HELD_OUT = ("immunohistochemistry", "hubble_deep_field")
 STYLE = "gravel"
 
 
 def _photo(name: str, size: int):
-    import numpy as np
-    from PIL import Image
-    from skimage import data
-
     from workers.engine.tensors import pil_to_tensor
 
-    img = Image.fromarray(np.asarray(getattr(data, name)())).convert("RGB")
-    return pil_to_tensor(img.resize((size, size), Image.Resampling.LANCZOS))[None]
-
-
-def _best_seconds(fn, runs: int = 3) -> float:
-    fn()  # warm-up
-    best = math.inf
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - started)
-    return best
+    return pil_to_tensor(sample_photo(name, size))[None]
 
 
 def main() -> None:
@@ -127,8 +114,9 @@ def main() -> None:
         mse = float(((fp32(content) - int8(content)) ** 2).mean())
         psnrs.append(10 * math.log10(1.0 / max(mse, 1e-12)))
     content = _photo(HELD_OUT[0], size)
-    fp32_s = _best_seconds(lambda: fp32(content))
-    int8_s = _best_seconds(lambda: int8(content))
+    cpu = torch.device("cpu")
+    fp32_s, _ = time_runs(lambda: fp32(content), cpu, 0.0, min_runs=3)
+    int8_s, _ = time_runs(lambda: int8(content), cpu, 0.0, min_runs=3)
 
     print(f"\n{'path':<44} {'img/s':>7} {'ms/img':>8}")
     print("-" * 61)
