@@ -82,6 +82,7 @@ def variants_request(
         batch.styles.set(styles)
         variants: list[StylizedVariant] = []
         to_enqueue: list[StylizedVariant] = []
+        params_of = {style.pk: variant_params(style) for style in styles}
         for product in products:
             image = adapter.image_file(product)
             if image is None:
@@ -89,7 +90,7 @@ def variants_request(
                 continue
             checksum = file_checksum(image)
             for style in styles:
-                params = variant_params(style)
+                params = params_of[style.pk]
                 key = idempotency_key(
                     product_pk=product.pk, source_checksum=checksum, style=style, params=params
                 )
