@@ -77,9 +77,9 @@ def build_catalogue(side: int = 128):
     from skimage import data
 
     from shop import demo_data
-    from workers.engine.embeddings import embed
-    from workers.engine.stylizers import get_stylizer
-    from workers.engine.tensors import pil_to_tensor
+    from stylerecs.engine.embeddings import embed
+    from stylerecs.engine.stylizers import get_stylizer
+    from stylerecs.engine.tensors import pil_to_tensor
 
     bases, subjects = [], []
     for subject, name in enumerate(PHOTOS):
@@ -111,7 +111,7 @@ def build_catalogue(side: int = 128):
 
 
 def _to_pil(tensor):
-    from workers.engine.tensors import tensor_to_pil
+    from stylerecs.engine.tensors import tensor_to_pil
 
     return tensor_to_pil(tensor)
 
@@ -165,7 +165,7 @@ def simulate(n_shoppers: int, styles: np.ndarray, subjects: np.ndarray, rng) -> 
 def rank_stylerecs(sim: dict, vectors, style_vectors, n_shoppers: int, *, diversity: float):
     import torch
 
-    from workers.engine import scoring
+    from stylerecs.engine import scoring
 
     items, mean, std = scoring.standardise(vectors)
     styles = scoring.standardise(style_vectors, mean=mean, std=std)[0]
@@ -362,7 +362,7 @@ def scale_child(
     """One scoring mode in this process: time and memory, as JSON."""
     import torch
 
-    from workers.engine import scoring
+    from stylerecs.engine import scoring
 
     torch.set_num_threads(threads)
     gen = torch.Generator().manual_seed(0)

@@ -6,7 +6,7 @@
         --vgg19-weights P] [--threads N] [--no-e2e] [--quick] [--system-malloc]
 
 Every process runs with malloc keeping freed memory, as the workers and the engine CLI
-do (workers/engine/allocator.py); --system-malloc measures glibc's default instead.
+do (stylerecs/engine/allocator.py); --system-malloc measures glibc's default instead.
 
 What is measured (in-process timings: the fastest of the runs made in --min-seconds, at
 least two, after one warm-up run; decoding and encoding excluded except in the
@@ -93,7 +93,7 @@ def conv_gflop(module, size: int, *, channels: int = 3) -> float:
 
 def vgg_gflop_to(layer: str, size: int) -> float:
     """GFLOP of the adain-layout VGG-19 up to ``layer`` for one size x size input."""
-    from workers.engine.vgg import Encoder
+    from stylerecs.engine.vgg import Encoder
 
     encoder = Encoder(layout="adain-vgg")
     return conv_gflop(encoder.body[: encoder.index[layer] + 1], size)
@@ -101,7 +101,7 @@ def vgg_gflop_to(layer: str, size: int) -> float:
 
 def adain_gflop(size: int) -> tuple[float, float]:
     """(encoder to relu4_1, decoder) GFLOP for one size x size image."""
-    from workers.engine.vgg import Decoder, Encoder
+    from stylerecs.engine.vgg import Decoder, Encoder
 
     encoder = Encoder(layout="adain-vgg")
     head = encoder.body[: encoder.index["relu4_1"] + 1]
@@ -138,7 +138,7 @@ class Baseline:
         import torch
         from torch import nn
 
-        from workers.engine.vgg import make_decoder_layers, make_vgg_layers
+        from stylerecs.engine.vgg import make_decoder_layers, make_vgg_layers
 
         vgg, names = make_vgg_layers(layout="adain-vgg")
         vgg.load_state_dict(torch.load(encoder_path, map_location="cpu", weights_only=True))
@@ -173,9 +173,9 @@ def measure(method: str, size: int, opts: dict) -> list[dict]:
     """Run every batch size of one (method, size); return one result row per batch."""
     import torch
 
-    from workers.engine.device import pick_device
-    from workers.engine.stylizers import get_stylizer
-    from workers.engine.tensors import pil_to_tensor, stack_batch
+    from stylerecs.engine.device import pick_device
+    from stylerecs.engine.stylizers import get_stylizer
+    from stylerecs.engine.tensors import pil_to_tensor, stack_batch
 
     if opts.get("threads"):
         torch.set_num_threads(int(opts["threads"]))
@@ -270,10 +270,10 @@ def measure_e2e(opts: dict) -> list[dict]:
     import torch
     from torchvision.io import ImageReadMode, decode_jpeg, encode_jpeg
 
-    from workers.engine.device import pick_device
-    from workers.engine.images import decode_image, encode_image
-    from workers.engine.stylizers import get_stylizer
-    from workers.engine.tensors import pil_to_tensor, stack_batch, tensor_to_pil
+    from stylerecs.engine.device import pick_device
+    from stylerecs.engine.images import decode_image, encode_image
+    from stylerecs.engine.stylizers import get_stylizer
+    from stylerecs.engine.tensors import pil_to_tensor, stack_batch, tensor_to_pil
 
     if opts.get("threads"):
         torch.set_num_threads(int(opts["threads"]))
@@ -436,7 +436,7 @@ def main() -> None:
     args = parser.parse_args()
 
     if not args.system_malloc:
-        from workers.engine.allocator import keep_freed_memory
+        from stylerecs.engine.allocator import keep_freed_memory
 
         keep_freed_memory()  # as the workers and the engine CLI do
     if args.child:
@@ -450,7 +450,7 @@ def main() -> None:
 
     import torch
 
-    from workers.engine.device import pick_device
+    from stylerecs.engine.device import pick_device
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -466,7 +466,7 @@ def main() -> None:
     )
     if device.type == "cpu":
         malloc = "as the system has it" if args.system_malloc else "keeps freed memory"
-        print(f"# malloc: {malloc} (workers.engine.allocator; --system-malloc to compare)")
+        print(f"# malloc: {malloc} (stylerecs.engine.allocator; --system-malloc to compare)")
     with contextlib.suppress(OSError):
         load = os.getloadavg()[0]
         print(f"# load average at start: {load:.2f} (other processes distort timings)")

@@ -35,9 +35,9 @@ def measure(size: int, batch: int, device: str | None, min_seconds: float) -> di
     """Time ClassicStylizer.stylize on one (size, batch) in this process."""
     import torch
 
-    from workers.engine.device import pick_device
-    from workers.engine.stylizers.classic import ClassicStylizer
-    from workers.engine.tensors import pil_to_tensor, stack_batch
+    from stylerecs.engine.device import pick_device
+    from stylerecs.engine.stylizers.classic import ClassicStylizer
+    from stylerecs.engine.tensors import pil_to_tensor, stack_batch
 
     dev = pick_device(device)
 
@@ -90,7 +90,7 @@ def main() -> None:
 
     import torch
 
-    from workers.engine.device import pick_device
+    from stylerecs.engine.device import pick_device
 
     dev = pick_device(args.device)
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else platform.processor()

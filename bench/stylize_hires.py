@@ -33,10 +33,10 @@ def measure(side: int, opts: dict) -> dict:
     """Stylize one side x (2/3 side) photo with adain in this process."""
     import torch
 
-    from workers.engine.allocator import keep_freed_memory
-    from workers.engine.stylizers.adain import AdaINStylizer
-    from workers.engine.tensors import pil_to_tensor
-    from workers.engine.tiling import axis_tiles
+    from stylerecs.engine.allocator import keep_freed_memory
+    from stylerecs.engine.stylizers.adain import AdaINStylizer
+    from stylerecs.engine.tensors import pil_to_tensor
+    from stylerecs.engine.tiling import axis_tiles
 
     keep_freed_memory()  # as the workers do
     width, height = side, side * 2 // 3 // 8 * 8
@@ -92,8 +92,8 @@ def main() -> None:
 
     import torch
 
+    from stylerecs.engine.device import pick_device
     from tests.weights_factory import write_random_weights
-    from workers.engine.device import pick_device
 
     device = pick_device(args.device)
     print(f"# adain on large photos, on {device}, torch {torch.__version__}")

@@ -38,7 +38,7 @@ STYLE = "gravel"
 
 
 def _photo(name: str, size: int):
-    from workers.engine.tensors import pil_to_tensor
+    from stylerecs.engine.tensors import pil_to_tensor
 
     return pil_to_tensor(sample_photo(name, size))[None]
 
@@ -54,9 +54,9 @@ def main() -> None:
     from torch.ao.quantization import get_default_qconfig_mapping
     from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
 
+    from stylerecs.engine.allocator import keep_freed_memory
+    from stylerecs.engine.stylizers.adain import AdaINStylizer, adain, mean_std
     from tests.weights_factory import write_random_weights
-    from workers.engine.allocator import keep_freed_memory
-    from workers.engine.stylizers.adain import AdaINStylizer, adain, mean_std
 
     keep_freed_memory()  # as the workers do
     # Said once in the docstring instead of once per call.

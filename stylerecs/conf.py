@@ -20,7 +20,7 @@ DEFAULTS: dict[str, Any] = {
     # Dotted path to a stylerecs.adapters.ProductAdapter subclass.
     "PRODUCT_ADAPTER": "stylerecs.adapters.DefaultProductAdapter",
     # The engine module, resolved on first use on a worker (it imports torch).
-    "ENGINE": "workers.engine",
+    "ENGINE": "stylerecs.engine",
     # Extra stylizer backends: {"name": "dotted.path.Class"}.
     "STYLIZERS": {},
     # Neural weight files (local only; never downloaded): key -> path, relative paths
@@ -37,7 +37,7 @@ DEFAULTS: dict[str, Any] = {
     "DEVICE": None,
     # Worker processes keep freed memory for reuse instead of handing every large block
     # back to the system (on the CPU that page-faulting cost a quarter of the inference
-    # time; see workers/engine/allocator.py). Their resident size stays near its peak.
+    # time; see stylerecs/engine/allocator.py). Their resident size stays near its peak.
     "KEEP_FREED_MEMORY": True,
     # Ready variants are approved without a person looking at them.
     "AUTO_APPROVE": False,

@@ -3,7 +3,7 @@
 A replacement is any callable with the signature of :func:`rank` that returns the
 engine's ``RankResult`` (items, scores, reason kinds and references, one row per
 shopper). The recommendation service builds the inputs (in the engine's frame:
-unit-length rows, see ``workers.engine.scoring.standardise``) and turns the result into
+unit-length rows, see ``stylerecs.engine.scoring.standardise``) and turns the result into
 Recommendation rows with their reasons; the ranking function only ranks.
 
 This module stays importable without torch (``manage.py check`` imports it to validate
@@ -52,7 +52,7 @@ def rank(
       ``pool_factor * k`` candidates; ``popularity_prior`` is the history at which
       taste and popularity weigh the same.
 
-    Returns ``workers.engine.scoring.RankResult``.
+    Returns ``stylerecs.engine.scoring.RankResult``.
     """
     rows, items = exclude
     return scoring_engine().rank_batch(

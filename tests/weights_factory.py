@@ -39,7 +39,7 @@ def write_random_weights(root: Path) -> Path:
     from torch import nn
     from torchvision.models.vgg import cfgs, make_layers
 
-    from workers.engine.vgg import Decoder, Encoder
+    from stylerecs.engine.vgg import Decoder, Encoder
 
     encoder = _he_init(Encoder(layout="adain-vgg"), seed=1)
     torch.save(encoder.body.state_dict(), root / "vgg_normalised.pth")

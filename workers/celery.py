@@ -52,6 +52,6 @@ def keep_freed_memory(**kwargs) -> bool:
 
     if not stylerecs_settings.KEEP_FREED_MEMORY:
         return False
-    from workers.engine.allocator import keep_freed_memory as keep
+    from stylerecs.engine.allocator import keep_freed_memory as keep
 
     return keep()

@@ -5,7 +5,7 @@ stores one ProductStyleProfile per product, with its affinity to each active sty
 A photo is embedded again only when its checksum or the embedding model changed, and a
 style when its reference image or the model changed, so the refresh is cheap to run on
 a schedule. Affinities are cosines in the scoring's frame (dimensions centred and
-scaled over the catalogue, see ``workers.engine.scoring.standardise``).
+scaled over the catalogue, see ``stylerecs.engine.scoring.standardise``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""workers.engine.stylizers.adain: AdaIN on real-format (random) checkpoints, small images."""
+"""stylerecs.engine.stylizers.adain: AdaIN on real-format (random) checkpoints, small images."""
 
 from __future__ import annotations
 
@@ -6,18 +6,18 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from workers.engine import loading, pipeline, stylizers
-from workers.engine.stylizers import WeightsMissing, get_stylizer
-from workers.engine.stylizers.adain import (
+from stylerecs.engine import loading, pipeline, stylizers
+from stylerecs.engine.stylizers import WeightsMissing, get_stylizer
+from stylerecs.engine.stylizers.adain import (
     AdaINStylizer,
     adain,
     blend_states,
     match_color,
     mean_std,
 )
-from workers.engine.tensors import pil_to_tensor
+from stylerecs.engine.tensors import pil_to_tensor
 
-# The community files' layouts, written out independently of workers.engine.vgg:
+# The community files' layouts, written out independently of stylerecs.engine.vgg:
 # conv indices in order, "M" for 2x2 max pooling (ceil mode), "U" for nearest x2.
 ENCODER_TO_RELU4_1 = [2, 5, "M", 9, 12, "M", 16, 19, 22, 25, "M", 29]
 DECODER = [1, "U", 5, 8, 11, 14, "U", 18, 21, "U", 25, 28]

@@ -1,4 +1,4 @@
-"""workers.engine.allocator: freed memory is reused instead of page-faulted in again.
+"""stylerecs.engine.allocator: freed memory is reused instead of page-faulted in again.
 
 Each case runs in a fresh interpreter: the setting is process-wide, and the test
 process must keep the allocator it started with.
@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from workers.engine.allocator import keep_freed_memory
+from stylerecs.engine.allocator import keep_freed_memory
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc only")
 
@@ -24,7 +24,7 @@ PROBE = """
 import json, resource, sys
 import torch
 if sys.argv[1] == "keep":
-    from workers.engine.allocator import keep_freed_memory
+    from stylerecs.engine.allocator import keep_freed_memory
     assert keep_freed_memory()
 def forward():
     x = torch.ones(16 << 20)

@@ -1,4 +1,4 @@
-"""workers.engine.checkpoints and .loading: strict loading of the real formats, clear errors,
+"""stylerecs.engine.checkpoints and .loading: strict loading of the real formats, clear errors,
 one load per process."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import shutil
 import pytest
 import torch
 
-from workers.engine import checkpoints, loading
-from workers.engine.checkpoints import (
+from stylerecs.engine import checkpoints, loading
+from stylerecs.engine.checkpoints import (
     KNOWN,
     CheckpointError,
     find_weights,
@@ -18,8 +18,8 @@ from workers.engine.checkpoints import (
     save_checkpoint,
     validate,
 )
-from workers.engine.loading import load_decoder, load_encoder
-from workers.engine.vgg import Decoder, Encoder
+from stylerecs.engine.loading import load_decoder, load_encoder
+from stylerecs.engine.vgg import Decoder, Encoder
 
 
 class Payload:

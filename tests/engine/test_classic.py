@@ -1,14 +1,14 @@
-"""workers.engine.stylizers.classic: colour and texture statistics transfer."""
+"""stylerecs.engine.stylizers.classic: colour and texture statistics transfer."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from workers.engine.colorspace import lab_to_rgb, rgb_to_lab
-from workers.engine.stylizers.base import StyleState
-from workers.engine.stylizers.classic import ClassicStylizer
-from workers.engine.tensors import pil_to_tensor
+from stylerecs.engine.colorspace import lab_to_rgb, rgb_to_lab
+from stylerecs.engine.stylizers.base import StyleState
+from stylerecs.engine.stylizers.classic import ClassicStylizer
+from stylerecs.engine.tensors import pil_to_tensor
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +158,7 @@ def test_lab_round_trip_is_exact_enough():
 
 
 def test_chunked_batches_give_the_same_result(stylizer, photo, style_image, monkeypatch):
-    from workers.engine.stylizers import classic
+    from stylerecs.engine.stylizers import classic
 
     state = stylizer.prepare_style(style_image)
     batch = torch.stack(

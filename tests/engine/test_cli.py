@@ -1,4 +1,4 @@
-"""python -m workers.engine: the command line, run as a real subprocess."""
+"""python -m stylerecs.engine: the command line, run as a real subprocess."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def files(tmp_path_factory, photo):
 
 def run(repo_root, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "workers.engine", *args],
+        [sys.executable, "-m", "stylerecs.engine", *args],
         cwd=repo_root,
         capture_output=True,
         text=True,
@@ -103,7 +103,7 @@ def test_corrupt_content_exits_2_with_one_line_and_no_traceback(repo_root, files
     ids=["missing", "strength", "method", "device", "size"],
 )
 def test_bad_arguments_exit_2_with_one_line(files, capsys, args, message):
-    from workers.engine.__main__ import main
+    from stylerecs.engine.__main__ import main
 
     argv = [a.format(d=files) for a in args] + ["--out", str(files / "never.jpg")]
     assert main(["stylize", *argv]) == 2
@@ -113,7 +113,7 @@ def test_bad_arguments_exit_2_with_one_line(files, capsys, args, message):
 
 
 def test_argparse_errors_exit_2(capsys):
-    from workers.engine.__main__ import main
+    from stylerecs.engine.__main__ import main
 
     with pytest.raises(SystemExit) as info:
         main(["stylize", "--content", "a.jpg"])
@@ -122,16 +122,16 @@ def test_argparse_errors_exit_2(capsys):
 
 
 def test_methods_lists_registered_stylizers(capsys):
-    from workers.engine.__main__ import main
+    from stylerecs.engine.__main__ import main
 
     assert main(["methods"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert "classic\tworkers.engine.stylizers.classic.ClassicStylizer" in lines
+    assert "classic\tstylerecs.engine.stylizers.classic.ClassicStylizer" in lines
 
 
 def test_adain_blends_two_styles_at_the_input_size(weights_dir, photo, tmp_path, capsys):
-    from workers.engine import stylizers
-    from workers.engine.__main__ import main
+    from stylerecs.engine import stylizers
+    from stylerecs.engine.__main__ import main
 
     photo("chelsea", 80).save(tmp_path / "cat.jpg", quality=92)  # 80 x 53
     photo("brick", 48).save(tmp_path / "brick.png")
@@ -166,7 +166,7 @@ def test_adain_blends_two_styles_at_the_input_size(weights_dir, photo, tmp_path,
     ids=["encoder-missing", "decoder-unset", "not-for-classic", "weights-count", "no-blend"],
 )
 def test_weights_and_style_flags_fail_with_one_line(files, capsys, extra, message):
-    from workers.engine.__main__ import main
+    from stylerecs.engine.__main__ import main
 
     argv = ["stylize", "--content", f"{files}/cat.jpg", "--style", f"{files}/brick.png"]
     argv += [a.format(d=files) for a in extra] + ["--out", str(files / "never.jpg")]

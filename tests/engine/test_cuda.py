@@ -11,9 +11,9 @@ import pytest
 import torch
 from PIL import Image
 
-from workers.engine import pipeline, stylizers
-from workers.engine.stylizers.adain import AdaINStylizer
-from workers.engine.tensors import pil_to_tensor
+from stylerecs.engine import pipeline, stylizers
+from stylerecs.engine.stylizers.adain import AdaINStylizer
+from stylerecs.engine.tensors import pil_to_tensor
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 

@@ -1,11 +1,11 @@
-"""workers.engine.device: choosing cpu/cuda/mps."""
+"""stylerecs.engine.device: choosing cpu/cuda/mps."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from workers.engine.device import pick_device
+from stylerecs.engine.device import pick_device
 
 
 def test_auto_picks_cuda_when_available_else_cpu():

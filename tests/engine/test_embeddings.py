@@ -1,4 +1,4 @@
-"""workers.engine.embeddings: product embeddings for scoring, with and without weights."""
+"""stylerecs.engine.embeddings: product embeddings for scoring, with and without weights."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ import pytest
 import torch
 from PIL import Image
 
-from workers.engine import checkpoints, loading
-from workers.engine.embeddings import (
+from stylerecs.engine import checkpoints, loading
+from stylerecs.engine.embeddings import (
     CLASSIC_VERSION,
     embed,
     embed_bytes,
     embedding_dim,
 )
-from workers.engine.tensors import pil_to_tensor
+from stylerecs.engine.tensors import pil_to_tensor
 
 PHOTOS = ("coffee", "chelsea", "astronaut", "brick")
 
@@ -111,7 +111,7 @@ def test_unknown_versions_have_no_dimension():
 
 
 def test_cli_prints_dimension_and_version_and_writes_npy(tmp_path, photos, capsys):
-    from workers.engine.__main__ import main
+    from stylerecs.engine.__main__ import main
 
     good, bad = tmp_path / "good.jpg", tmp_path / "bad.jpg"
     photos[0].save(good)

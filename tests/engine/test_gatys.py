@@ -1,15 +1,15 @@
-"""workers.engine.stylizers.gatys: optimisation-based style transfer on VGG-19."""
+"""stylerecs.engine.stylizers.gatys: optimisation-based style transfer on VGG-19."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from workers.engine.colorspace import rgb_to_lab
-from workers.engine.pipeline import stylize_many
-from workers.engine.stylizers import WeightsMissing, get_stylizer_class
-from workers.engine.stylizers.gatys import GatysStylizer
-from workers.engine.tensors import pil_to_tensor
+from stylerecs.engine.colorspace import rgb_to_lab
+from stylerecs.engine.pipeline import stylize_many
+from stylerecs.engine.stylizers import WeightsMissing, get_stylizer_class
+from stylerecs.engine.stylizers.gatys import GatysStylizer
+from stylerecs.engine.tensors import pil_to_tensor
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""workers.engine.images: safe decoding, mode normalisation, clean encoding."""
+"""stylerecs.engine.images: safe decoding, mode normalisation, clean encoding."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-from workers.engine import images
-from workers.engine.images import (
+from stylerecs.engine import images
+from stylerecs.engine.images import (
     ImageError,
     ImageLimits,
     decode_image,

@@ -6,25 +6,33 @@ import subprocess
 import sys
 
 ENGINE_MODULES = [
-    "workers.engine",
-    "workers.engine.images",
-    "workers.engine.isolation",
-    "workers.engine.tensors",
-    "workers.engine.device",
-    "workers.engine.colorspace",
-    "workers.engine.pipeline",
-    "workers.engine.stylizers",
-    "workers.engine.stylizers.base",
-    "workers.engine.stylizers.classic",
-    "workers.engine.stylizers.adain",
-    "workers.engine.vgg",
-    "workers.engine.checkpoints",
-    "workers.engine.stylizers.gatys",
-    "workers.engine.embeddings",
-    "workers.engine.training",
-    "workers.engine.scoring",
-    "workers.engine.__main__",
+    "stylerecs.engine",
+    "stylerecs.engine.images",
+    "stylerecs.engine.isolation",
+    "stylerecs.engine.tensors",
+    "stylerecs.engine.device",
+    "stylerecs.engine.colorspace",
+    "stylerecs.engine.pipeline",
+    "stylerecs.engine.stylizers",
+    "stylerecs.engine.stylizers.base",
+    "stylerecs.engine.stylizers.classic",
+    "stylerecs.engine.stylizers.adain",
+    "stylerecs.engine.vgg",
+    "stylerecs.engine.checkpoints",
+    "stylerecs.engine.stylizers.gatys",
+    "stylerecs.engine.embeddings",
+    "stylerecs.engine.training",
+    "stylerecs.engine.scoring",
+    "stylerecs.engine.__main__",
 ]
+
+
+# The engine ships inside the stylerecs package: the package's own (empty) __init__ is
+# allowed, any other part of stylerecs (Django code) is not.
+FORBIDDEN = (
+    "m.split('.')[0] in ('django', 'celery', 'kombu', 'shop') or "
+    "(m.startswith('stylerecs.') and not m.startswith('stylerecs.engine'))"
+)
 
 
 def python(repo_root, code: str) -> str:
@@ -34,13 +42,12 @@ def python(repo_root, code: str) -> str:
     return result.stdout.strip()
 
 
-def test_engine_never_imports_django_celery_or_stylerecs_nor_initialises_cuda(repo_root):
+def test_engine_imports_no_django_celery_or_other_stylerecs_nor_initialises_cuda(repo_root):
     code = (
         "import importlib, sys, torch\n"
         f"for m in {ENGINE_MODULES!r}: importlib.import_module(m)\n"
-        "from workers.engine.device import pick_device; pick_device()\n"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('django', 'celery', 'kombu', 'stylerecs', 'shop'))\n"
+        "from stylerecs.engine.device import pick_device; pick_device()\n"
+        f"bad = sorted(m for m in sys.modules if {FORBIDDEN})\n"
         "print(bad, torch.cuda.is_initialized())"
     )
     assert python(repo_root, code) == "[] False"
@@ -48,15 +55,15 @@ def test_engine_never_imports_django_celery_or_stylerecs_nor_initialises_cuda(re
 
 def test_package_and_image_decoding_import_without_torch(repo_root):
     code = (
-        "import sys, workers.engine, workers.engine.images\n"
-        "workers.engine.ImageError, workers.engine.ImageLimits, workers.engine.__version__\n"
+        "import sys, stylerecs.engine, stylerecs.engine.images\n"
+        "stylerecs.engine.ImageError, stylerecs.engine.ImageLimits, stylerecs.engine.__version__\n"
         "print('torch' in sys.modules)"
     )
     assert python(repo_root, code) == "False"
 
 
 def test_lazy_names_resolve():
-    import workers.engine as engine
+    import stylerecs.engine as engine
 
     for name in (
         "stylize_many",

@@ -1,4 +1,4 @@
-"""workers.engine.isolation: calls in a crash-isolated child process."""
+"""stylerecs.engine.isolation: calls in a crash-isolated child process."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from workers.engine import isolation
-from workers.engine.isolation import IsolatedCrash, IsolatedTimeout, run_isolated
+from stylerecs.engine import isolation
+from stylerecs.engine.isolation import IsolatedCrash, IsolatedTimeout, run_isolated
 
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 

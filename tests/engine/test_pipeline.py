@@ -1,4 +1,4 @@
-"""workers.engine.pipeline: bytes in, one outcome per image out."""
+"""stylerecs.engine.pipeline: bytes in, one outcome per image out."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import pytest
 import torch
 from PIL import Image
 
-from workers.engine import pipeline, stylizers
-from workers.engine.images import ImageError, ImageLimits
-from workers.engine.pipeline import StylizeOutcome, stylize_many
-from workers.engine.stylizers.classic import ClassicStylizer
+from stylerecs.engine import pipeline, stylizers
+from stylerecs.engine.images import ImageError, ImageLimits
+from stylerecs.engine.pipeline import StylizeOutcome, stylize_many
+from stylerecs.engine.stylizers.classic import ClassicStylizer
 
 
 class CountingClassic(ClassicStylizer):

@@ -1,4 +1,4 @@
-"""workers.engine.stylizers: the registry of named backends."""
+"""stylerecs.engine.stylizers: the registry of named backends."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import textwrap
 import pytest
 import torch
 
-from workers.engine import stylizers
-from workers.engine.stylizers import (
+from stylerecs.engine import stylizers
+from stylerecs.engine.stylizers import (
     StyleState,
     Stylizer,
     UnknownStylizer,
@@ -19,7 +19,7 @@ from workers.engine.stylizers import (
     get_stylizer_class,
     register,
 )
-from workers.engine.stylizers.classic import ClassicStylizer
+from stylerecs.engine.stylizers.classic import ClassicStylizer
 
 
 class InvertStylizer(Stylizer):
@@ -50,7 +50,7 @@ def clean_registry():
 
 
 def test_classic_is_built_in():
-    assert available()["classic"] == "workers.engine.stylizers.classic.ClassicStylizer"
+    assert available()["classic"] == "stylerecs.engine.stylizers.classic.ClassicStylizer"
     assert get_stylizer_class("classic") is ClassicStylizer
 
 
@@ -64,7 +64,7 @@ def test_unknown_name_lists_the_available_ones():
 def test_register_class_and_dotted_path():
     register("invert", InvertStylizer)
     assert available()["invert"] == f"{__name__}.InvertStylizer"
-    register("also-classic", "workers.engine.stylizers.classic.ClassicStylizer")
+    register("also-classic", "stylerecs.engine.stylizers.classic.ClassicStylizer")
     assert get_stylizer_class("also-classic") is ClassicStylizer
     out = get_stylizer("invert", device="cpu").stylize(torch.zeros(1, 3, 2, 2), None)
     assert torch.equal(out, torch.ones(1, 3, 2, 2))
@@ -85,7 +85,7 @@ def test_entry_point_group_is_discovered(tmp_path, monkeypatch):
         textwrap.dedent(
             """
             import torch
-            from workers.engine.stylizers import StyleState, Stylizer
+            from stylerecs.engine.stylizers import StyleState, Stylizer
 
             class GreyStylizer(Stylizer):
                 name = "grey"

@@ -1,10 +1,10 @@
-"""workers.engine.tiling: tiles cover the image, aligned, and their weights sum to one."""
+"""stylerecs.engine.tiling: tiles cover the image, aligned, and their weights sum to one."""
 
 from __future__ import annotations
 
 import torch
 
-from workers.engine.tiling import axis_tiles, axis_weights
+from stylerecs.engine.tiling import axis_tiles, axis_weights
 
 
 def test_tiles_cover_the_image_with_aligned_starts_and_full_overlaps():

@@ -1,14 +1,14 @@
-"""workers.engine.training: training an AdaIN decoder, resumably."""
+"""stylerecs.engine.training: training an AdaIN decoder, resumably."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from workers.engine import checkpoints, loading
-from workers.engine.stylizers.adain import AdaINStylizer
-from workers.engine.tensors import pil_to_tensor
-from workers.engine.training import list_images, train_decoder
+from stylerecs.engine import checkpoints, loading
+from stylerecs.engine.stylizers.adain import AdaINStylizer
+from stylerecs.engine.tensors import pil_to_tensor
+from stylerecs.engine.training import list_images, train_decoder
 
 TINY = {"batch_size": 2, "crop": 32, "load_size": 48}  # and the paper's lr, 1e-4
 
@@ -134,7 +134,7 @@ def test_trained_decoder_loads_back_and_stylizes_with_adain(
 
 
 def test_cli_trains_and_resumes(data_dirs, encoder_path, tmp_path, capsys):
-    from workers.engine.__main__ import main
+    from stylerecs.engine.__main__ import main
 
     content, style = data_dirs
     out = tmp_path / "cli.pth"

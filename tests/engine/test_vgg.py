@@ -1,4 +1,4 @@
-"""workers.engine.vgg: the VGG-19 layouts and the AdaIN decoder, as the real files key them."""
+"""stylerecs.engine.vgg: the VGG-19 layouts and the AdaIN decoder, as the real files key them."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import torch
 from torch import nn
 from torchvision.models.vgg import cfgs, make_layers
 
-from workers.engine.vgg import Decoder, Encoder, layer_names
+from stylerecs.engine.vgg import Decoder, Encoder, layer_names
 
 # Written out from the community AdaIN port's vgg_normalised.pth / decoder.pth, not
 # derived from our code.

@@ -291,7 +291,7 @@ def embed(
     """Embed images ([N, 3, H, W] in [0, 1], or a list of PIL images of any sizes).
 
     With ``encoder`` (a VGG-19 weights file, either layout, or a loaded
-    :class:`~workers.engine.vgg.Encoder`, which is used on its own device) the vectors
+    :class:`~stylerecs.engine.vgg.Encoder`, which is used on its own device) the vectors
     are ``vggstats-v1``; without, ``classicstats-v1``. Each image is first resized so
     its long side is ``side``. Returns [N, D] float32 unit vectors on the CPU, in input
     order.
@@ -328,9 +328,9 @@ def embed_bytes(
 ) -> BytesEmbeddingResult:
     """Embed encoded images (product photos, style references) as :func:`embed` does.
 
-    Each input is decoded with :func:`~workers.engine.images.decode_image_isolated` (in
+    Each input is decoded with :func:`~stylerecs.engine.images.decode_image_isolated` (in
     a child process, so a decoder crash costs one image) or, with ``isolate_decoding=
-    False``, :func:`~workers.engine.images.decode_image`, downscaled to ``max_side`` on
+    False``, :func:`~stylerecs.engine.images.decode_image`, downscaled to ``max_side`` on
     the way. An undecodable input gets ``None`` and its reason; the others are
     unaffected. ``encoder_weights`` None gives ``classicstats-v1``; a missing file
     raises FileNotFoundError (a configuration error, not the image's).

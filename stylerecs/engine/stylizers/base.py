@@ -2,7 +2,7 @@
 
 A backend turns a style image into a :class:`StyleState` once (``prepare_style``; the
 result is cacheable) and then restyles any number of batches with it (``stylize``).
-Backends are registered by name in :mod:`workers.engine.stylizers`.
+Backends are registered by name in :mod:`stylerecs.engine.stylizers`.
 """
 
 from __future__ import annotations

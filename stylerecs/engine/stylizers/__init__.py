@@ -40,9 +40,9 @@ __all__ = [
 ENTRY_POINT_GROUP = "stylerecs.stylizers"
 
 BUILTIN: dict[str, str] = {
-    "adain": "workers.engine.stylizers.adain.AdaINStylizer",
-    "classic": "workers.engine.stylizers.classic.ClassicStylizer",
-    "gatys": "workers.engine.stylizers.gatys.GatysStylizer",
+    "adain": "stylerecs.engine.stylizers.adain.AdaINStylizer",
+    "classic": "stylerecs.engine.stylizers.classic.ClassicStylizer",
+    "gatys": "stylerecs.engine.stylizers.gatys.GatysStylizer",
 }
 
 

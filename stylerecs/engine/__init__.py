@@ -1,11 +1,11 @@
 """The stylerecs engine: style transfer on torch, Pillow and numpy alone.
 
 It never imports Django, Celery or stylerecs, so it runs and is benchmarked on its own
-(``python -m workers.engine --help``). The Django side reaches it only through
+(``python -m stylerecs.engine --help``). The Django side reaches it only through
 :func:`stylize_many`, the stylizer registry and :func:`embed_bytes`.
 
 Importing this package is cheap on purpose: the image-decoding child process imports
-``workers.engine.images`` and must not pay for torch. The names below are therefore
+``stylerecs.engine.images`` and must not pay for torch. The names below are therefore
 loaded on first access.
 """
 
@@ -17,17 +17,17 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _LAZY = {
-    "stylize_many": "workers.engine.pipeline",
-    "stylize_file": "workers.engine.pipeline",
-    "StylizeOutcome": "workers.engine.pipeline",
-    "ImageError": "workers.engine.images",
-    "ImageLimits": "workers.engine.images",
-    "get_stylizer": "workers.engine.stylizers",
-    "available": "workers.engine.stylizers",
-    "embed": "workers.engine.embeddings",
-    "embed_bytes": "workers.engine.embeddings",
-    "train_decoder": "workers.engine.training",
-    "keep_freed_memory": "workers.engine.allocator",
+    "stylize_many": "stylerecs.engine.pipeline",
+    "stylize_file": "stylerecs.engine.pipeline",
+    "StylizeOutcome": "stylerecs.engine.pipeline",
+    "ImageError": "stylerecs.engine.images",
+    "ImageLimits": "stylerecs.engine.images",
+    "get_stylizer": "stylerecs.engine.stylizers",
+    "available": "stylerecs.engine.stylizers",
+    "embed": "stylerecs.engine.embeddings",
+    "embed_bytes": "stylerecs.engine.embeddings",
+    "train_decoder": "stylerecs.engine.training",
+    "keep_freed_memory": "stylerecs.engine.allocator",
 }
 
 __all__ = [

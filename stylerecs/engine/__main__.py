@@ -1,8 +1,8 @@
-"""Command line: ``python -m workers.engine stylize|methods|train-decoder|embed ...``.
+"""Command line: ``python -m stylerecs.engine stylize|methods|train-decoder|embed ...``.
 
-A thin shell over :func:`workers.engine.pipeline.stylize_file`,
-:func:`workers.engine.training.train_decoder` and
-:func:`workers.engine.embeddings.embed_bytes`. Heavy imports happen
+A thin shell over :func:`stylerecs.engine.pipeline.stylize_file`,
+:func:`stylerecs.engine.training.train_decoder` and
+:func:`stylerecs.engine.embeddings.embed_bytes`. Heavy imports happen
 inside the commands: the image-decoding child process (spawned) re-imports this module
 as ``__mp_main__`` and should not load torch for nothing.
 """
@@ -15,7 +15,7 @@ import sys
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m workers.engine", description="stylerecs style-transfer engine"
+        prog="python -m stylerecs.engine", description="stylerecs style-transfer engine"
     )
     commands = parser.add_subparsers(dest="command", required=True)
 

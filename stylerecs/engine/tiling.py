@@ -4,7 +4,7 @@ Tiles start on multiples of 8 pixels (the VGG encoder pools three times, so a ti
 features line up with the whole image's). Where tiles overlap they are cross-faded with
 raised-cosine weights that sum to one; the span each tile "owns" partitions the image,
 so per-tile statistics of the owned parts merge into whole-image statistics. Used by
-:meth:`workers.engine.stylizers.adain.AdaINStylizer.stylize`.
+:meth:`stylerecs.engine.stylizers.adain.AdaINStylizer.stylize`.
 """
 
 from __future__ import annotations

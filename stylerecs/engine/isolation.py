@@ -5,7 +5,7 @@ bug in a C decoder may segfault, and in the worker itself that would kill every 
 flight. :func:`run_isolated` sends one call at a time to a single child; if the child
 dies or hangs, the caller gets an exception and the next call a fresh child.
 
-The child is a plain ``subprocess`` (``python -m workers.engine.isolation``) talking
+The child is a plain ``subprocess`` (``python -m stylerecs.engine.isolation``) talking
 length-prefixed pickles over its stdin/stdout, not a ``multiprocessing`` process:
 Celery's prefork pool runs tasks in daemonic processes, which ``multiprocessing`` does
 not allow to have children, and a fresh interpreter inherits no CUDA state or threads.
@@ -57,7 +57,7 @@ class _Child:
         # The child must import what the parent can (an editable install, a test dir).
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "workers.engine.isolation"],
+            [sys.executable, "-m", "stylerecs.engine.isolation"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,

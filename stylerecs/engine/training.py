@@ -14,14 +14,14 @@ with Adam (lr 1e-4, decayed as lr / (1 + lr_decay * step)), batches of 8 random
 in the paper and its authors' code.
 
 Images come from two directories (searched recursively), decoded with
-:func:`workers.engine.images.decode_image` (format allow-list, size caps, EXIF
+:func:`stylerecs.engine.images.decode_image` (format allow-list, size caps, EXIF
 orientation); a file that fails to decode is skipped with a warning. Which images and
 crops make step n depends only on (seed, n), so a resumed run sees the same data as an
 uninterrupted one.
 
 The checkpoint (written atomically every ``save_every`` steps, at the end, and on
 Ctrl-C) is ``{"state_dict", "format": "adain-decoder", "optimizer", "step", "encoder":
-{"sha256", "format"}, "meta"}``: :func:`workers.engine.loading.load_decoder` reads it
+{"sha256", "format"}, "meta"}``: :func:`stylerecs.engine.loading.load_decoder` reads it
 as a decoder, and ``resume=True`` continues from its step.
 """
 

@@ -5,7 +5,7 @@ follows Pillow's own advice for untrusted input: cap the file size before parsin
 allow-list the formats, treat decompression bombs as errors, fully decode (``load()``)
 before trusting the file, apply the EXIF orientation, and normalise every colour mode to
 8-bit sRGB RGB. :func:`decode_image_isolated` runs the same decode in a child process
-(see :mod:`workers.engine.isolation`), because a crash inside a C decoder must cost one
+(see :mod:`stylerecs.engine.isolation`), because a crash inside a C decoder must cost one
 image, not the worker.
 
 This module imports only Pillow, numpy and the standard library: the decoding child

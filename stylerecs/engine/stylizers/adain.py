@@ -19,7 +19,7 @@ its statistics are taken.
 
 The weights are the community PyTorch port's pair (``vgg_normalised.pth`` and
 ``decoder.pth``) or torchvision's VGG-19 with a decoder trained on it; see
-:mod:`workers.engine.checkpoints`.
+:mod:`stylerecs.engine.checkpoints`.
 
 Large images are processed in overlapping tiles; see :meth:`AdaINStylizer.stylize`.
 """

@@ -19,7 +19,7 @@ Formats:
 
 A file may hold the state dict itself, or a dict ``{"state_dict": {...}, "format":
 "adain-decoder", "meta": {...}}``: that is what :func:`save_checkpoint` writes (and what
-a decoder trained by ``python -m workers.engine train-decoder`` is saved as). Files are
+a decoder trained by ``python -m stylerecs.engine train-decoder`` is saved as). Files are
 read with ``torch.load(weights_only=True)``, which refuses to run pickled code.
 
 Loading the networks, once per process, is :mod:`.loading`'s job.

@@ -1,0 +1,51 @@
+"""Product looks and the recommendations scored from them."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from .base import PRODUCT_MODEL, VectorMixin
+
+
+class ProductStyleProfile(VectorMixin):
+    """A product's look as a vector, and its affinity to each active style."""
+
+    product = models.OneToOneField(
+        PRODUCT_MODEL, on_delete=models.CASCADE, related_name="style_profile"
+    )
+    source_checksum = models.CharField(max_length=64, blank=True)
+    affinities = models.JSONField(default=dict, blank=True, help_text=_("{style_id: score}"))
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Style profile of product {self.product_id}"
+
+
+class Recommendation(models.Model):
+    """A scored product for a shopper; a shopper's set is replaced atomically."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="style_recommendations",
+    )
+    session_key = models.CharField(max_length=40, blank=True)
+    product = models.ForeignKey(PRODUCT_MODEL, on_delete=models.CASCADE, related_name="+")
+    score = models.FloatField()
+    rank = models.PositiveIntegerField()
+    reason = models.CharField(max_length=200, blank=True)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["rank"]
+        indexes = [
+            models.Index(fields=["user", "rank"], name="stylerecs_rec_user_rank"),
+            models.Index(fields=["session_key", "rank"], name="stylerecs_rec_session_rank"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.rank} {self.product_id} for {self.user or self.session_key}"
