@@ -250,6 +250,22 @@ def check_rendition_settings(app_configs=None, **kwargs):
                 id="stylerecs.E142",
             )
         )
+    speed = user.get("RENDITION_AVIF_SPEED", DEFAULTS["RENDITION_AVIF_SPEED"])
+    if not isinstance(speed, int) or isinstance(speed, bool) or not 0 <= speed <= 10:
+        errors.append(
+            Error(
+                f"STYLERECS['RENDITION_AVIF_SPEED'] must be an integer 0..10, not {speed!r}.",
+                id="stylerecs.E143",
+            )
+        )
+    age = user.get("CONTENT_ADDRESSED_MAX_AGE", DEFAULTS["CONTENT_ADDRESSED_MAX_AGE"])
+    if not isinstance(age, int) or isinstance(age, bool) or age < 0:
+        errors.append(
+            Error(
+                f"STYLERECS['CONTENT_ADDRESSED_MAX_AGE'] must be a number of seconds, not {age!r}.",
+                id="stylerecs.E144",
+            )
+        )
     if isinstance(formats, list | tuple) and "avif" in formats and avif_support() is None:
         fallback = [f for f in formats if f != "avif"] or ["the stored file"]
         errors.append(

@@ -119,6 +119,9 @@ DEFAULTS: dict[str, Any] = {
     "RENDITION_FORMATS": ["avif", "webp", "jpeg"],
     # Encoder quality per format, 1..100 (AVIF and WebP look as good at lower numbers).
     "RENDITION_QUALITY": {"avif": 55, "webp": 75, "jpeg": 80},
+    # libavif's encoder speed, 0 (slowest, smallest files) to 10 (fastest): at 6 an
+    # 800 px photo takes about a second of CPU, at 8 a fifth of that for ~8% more bytes.
+    "RENDITION_AVIF_SPEED": 6,
     # Where rendition files go inside the default storage (content-addressed names).
     "RENDITION_UPLOAD_TO": "stylerecs/renditions",
     # Cache-Control max-age of content-addressed files served by stylerecs.media.serve.

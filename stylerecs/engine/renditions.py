@@ -107,11 +107,14 @@ def _resized(img: Image.Image, width: int) -> Image.Image:
     return img.resize((width, height), Image.Resampling.LANCZOS, reducing_gap=3.0)
 
 
-def encode_rendition(img: Image.Image, *, format: str, width: int, quality: int) -> bytes:
+def encode_rendition(
+    img: Image.Image, *, format: str, width: int, quality: int, avif_speed: int = 6
+) -> bytes:
     """Resize an sRGB ``RGB``/``L`` image to ``width`` (never up) and encode it bare.
 
     Raises ValueError for an unknown format, a width above the image's or a quality
-    outside 1..100; whatever Pillow's encoder raises passes through.
+    outside 1..100; whatever Pillow's encoder raises passes through. ``avif_speed`` is
+    libavif's 0 (slowest, smallest) to 10 (fastest).
     """
     if format not in _PIL_FORMAT:
         raise ValueError(f"unknown rendition format {format!r} (known: {', '.join(FORMATS)})")
@@ -130,7 +133,7 @@ def encode_rendition(img: Image.Image, *, format: str, width: int, quality: int)
     elif format == "webp":
         options.update(method=4)
     elif format == "avif":
-        options.update(speed=6)
+        options.update(speed=int(avif_speed))
     buffer = io.BytesIO()
     clean.save(buffer, format=_PIL_FORMAT[format], **options)
     return buffer.getvalue()
@@ -141,13 +144,16 @@ def make_renditions(
     *,
     wanted: Iterable[tuple[str, int]],
     quality: dict[str, int],
+    avif_speed: int = 6,
 ) -> list[RenditionOutcome]:
     """Encode each ``(format, width)`` of ``img``; one failure costs that one only."""
     outcomes = []
     for fmt, width in wanted:
         started = time.perf_counter()
         try:
-            data = encode_rendition(img, format=fmt, width=width, quality=quality.get(fmt, 80))
+            data = encode_rendition(
+                img, format=fmt, width=width, quality=quality.get(fmt, 80), avif_speed=avif_speed
+            )
         except Exception as exc:  # noqa: BLE001 - an encoder error fails this file alone
             outcomes.append(
                 RenditionOutcome(format=fmt, width=width, error=f"{type(exc).__name__}: {exc}")

@@ -99,7 +99,10 @@ def renditions_make(*, field_file) -> RenditionReport:
     todo = [item for item in wanted if item not in done]
     report.existing += len(wanted) - len(todo)
     outcomes = engine_renditions.make_renditions(
-        img, wanted=todo, quality=dict(stylerecs_settings.RENDITION_QUALITY)
+        img,
+        wanted=todo,
+        quality=dict(stylerecs_settings.RENDITION_QUALITY),
+        avif_speed=int(stylerecs_settings.RENDITION_AVIF_SPEED),
     )
     source = {
         "source_checksum": checksum,

@@ -36,6 +36,7 @@ def media(settings, tmp_path) -> Path:
         "RENDITION_WIDTHS": WIDTHS,
         "RENDITION_FORMATS": FORMATS,
         "ISOLATE_DECODING": False,
+        "RENDITION_AVIF_SPEED": 10,  # the encoder's fastest: the files, not their size
     }
     return settings.MEDIA_ROOT
 
@@ -219,3 +220,40 @@ def test_backfill_command_reports_and_is_idempotent(media, make_product, make_st
     assert {r.source for r in Rendition.objects.all()} == {
         p.primary_image.image.name for p in products
     }
+
+
+@pytest.mark.slow
+def test_the_worker_makes_renditions_when_a_variant_becomes_ready(
+    transactional_db, celery_worker, make_product, make_style
+):
+    """The real pipeline: request a variant, the worker stylizes it, then renders it."""
+    from stylerecs.models import StylizedVariant
+    from stylerecs.services.variants import variants_request
+    from tests.conftest import wait_for
+
+    product = make_product(sample_jpeg("coffee", 240))  # 240 x 160
+    style = make_style("noir")
+    batch = variants_request(product_ids=[product.pk], style_ids=[style.pk])
+    variant = StylizedVariant.objects.get(batches=batch)
+    photo = product.primary_image.image.name
+
+    def rendered():
+        variant.refresh_from_db()
+        if not variant.image:
+            return False
+        rows = Rendition.objects.filter(source__in=[variant.image.name, photo])
+        return rows.count() >= 2 * 3 and set(rows.values_list("source", flat=True))
+
+    log = celery_worker.log_path
+    try:
+        sources = wait_for(rendered, timeout=120, what="the renditions")
+    except AssertionError as exc:
+        pytest.fail(f"{exc}\n--- worker log ---\n{log.read_text()[-3000:]}")
+    assert sources == {variant.image.name, photo}
+    # The worker's defaults: every format; 240 px is below every configured width.
+    for source in sources:
+        rows = Rendition.objects.filter(source=source)
+        assert set(rows.values_list("format", "width")) == {
+            (fmt, 240) for fmt in ("avif", "webp", "jpeg")
+        }
+        assert all(row.status == RenditionStatus.READY for row in rows)
