@@ -54,7 +54,11 @@ def main() -> int:
     args = parser.parse_args()
     path = args.from_json
     if path is None:
-        env = {**os.environ, "PAGE_WEIGHT_AVIF_SPEED": str(args.avif_speed)}
+        env = {
+            **os.environ,
+            "PAGE_WEIGHT_AVIF_SPEED": str(args.avif_speed),
+            "PAGE_WEIGHT_VIEWPORTS": "all",
+        }
         command = [sys.executable, "-m", "pytest", "-q", "tests/e2e/test_page_weight.py"]
         result = subprocess.run(command, cwd=ROOT, env=env)
         if result.returncode != 0:
