@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from django.conf import settings
 from django.views.static import serve as static_serve
 
 from .conf import stylerecs_settings
@@ -31,7 +32,13 @@ def cache_control(path: str) -> str | None:
 
 
 def serve(request, path, document_root=None, show_indexes=False):
-    """``django.views.static.serve`` plus a year of caching for content-addressed files."""
+    """``django.views.static.serve`` plus a year of caching for content-addressed files.
+
+    ``document_root`` defaults to ``MEDIA_ROOT``, read per request (not when the URLconf
+    is imported).
+    """
+    if document_root is None:
+        document_root = settings.MEDIA_ROOT
     response = static_serve(request, path, document_root=document_root, show_indexes=show_indexes)
     value = cache_control(path)
     if value and response.status_code in (200, 304):

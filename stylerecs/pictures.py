@@ -36,9 +36,12 @@ class PictureSet:
 
 
 def picture_sets(*, names: Iterable[str]) -> dict[str, PictureSet]:
-    """The renditions of the given storage names, in one query; names without any are absent."""
+    """The renditions of the given storage names, in one query; names without any are absent.
+
+    Empty, with no query, while ``RENDITIONS_ENABLED`` is off (the markup ignores them).
+    """
     wanted = sorted({name for name in names if name})
-    if not wanted:
+    if not wanted or not stylerecs_settings.RENDITIONS_ENABLED:
         return {}
     found: dict[str, PictureSet] = {}
     lists: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from . import selectors
 from .api.throttles import EventRateThrottle
-from .conf import get_adapter, stylerecs_settings
+from .conf import get_adapter
 from .forms import EventForm, PreferencesForm, QuizForm
 from .models import Style
 from .pictures import picture_sets
@@ -60,13 +60,9 @@ def _cards(rows: list[dict], style) -> list[dict]:
     )
     adapter = get_adapter()
     photos = {row["product"].pk: adapter.image_file(row["product"]) for row in rows}
-    renditions = (
-        picture_sets(
-            names=[photo.name for photo in photos.values() if photo]
-            + [variant.image.name for variant in styled.values()]
-        )
-        if stylerecs_settings.RENDITIONS_ENABLED
-        else {}
+    renditions = picture_sets(
+        names=[photo.name for photo in photos.values() if photo]
+        + [variant.image.name for variant in styled.values()]
     )
     cards = []
     for index, row in enumerate(rows):
@@ -133,7 +129,7 @@ def quiz(request):
     else:
         form = QuizForm(rounds=rounds)
     names = [variant.image.name for _, variants in rounds for variant in variants]
-    renditions = picture_sets(names=names) if stylerecs_settings.RENDITIONS_ENABLED else {}
+    renditions = picture_sets(names=names)
     return render(
         request,
         "stylerecs/quiz.html",

@@ -3,7 +3,7 @@
 from django import template
 
 from .. import selectors
-from ..conf import get_adapter, stylerecs_settings
+from ..conf import get_adapter
 from ..pictures import picture_sets
 from ..selectors import approved_variants_for_product
 from ..services.preferences import personalisation_enabled
@@ -50,7 +50,7 @@ def stylerecs_variant_switcher(context, product, size: int = 640, lead_style=Non
         "size": size,
         "sizes": f"(max-width: {size}px) 100vw, {size}px",
         # One query for every picture of the switcher (main panels and tabs).
-        "renditions": (picture_sets(names=names) if stylerecs_settings.RENDITIONS_ENABLED else {}),
+        "renditions": picture_sets(names=names),
         "uid": f"sr-{product.pk}",
     }
 

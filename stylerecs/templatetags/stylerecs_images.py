@@ -49,3 +49,16 @@ def stylerecs_picture(
         legacy_width=legacy_width,
         legacy_height=legacy_height,
     )
+
+
+@register.filter
+def stylerecs_beyond(position, count) -> bool:
+    """Whether a card at ``position`` (1-based) comes after the first ``count``: lazy.
+
+    ``{% stylerecs_picture p.image lazy=forloop.counter|stylerecs_beyond:4 %}`` loads the
+    first row of a grid at once and the rest as they scroll into view.
+    """
+    try:
+        return int(position) > int(count)
+    except (TypeError, ValueError):
+        return True

@@ -164,6 +164,16 @@ def test_quiz_choices_are_pictures(shown, client):
     assert choices[-1]["loading"] == "lazy"  # the second round is below the fold
 
 
+def test_the_host_catalogue_uses_the_tag_for_its_own_cards(shown, client):
+    html = client.get(reverse("shop:catalogue")).content.decode()
+    cards = Tags(html).imgs()
+    photos = {p.primary_image.image.name for p in shown["products"]}
+    names = [card["src"].removeprefix("/media/") for card in cards]
+    rendered = {r.source for r in Rendition.objects.filter(image__in=names)}
+    assert rendered == photos and all(c["srcset"] and c["width"] for c in cards)
+    assert cards[0]["fetchpriority"] == "high" and "loading" not in cards[0]
+
+
 def test_renditions_off_serves_the_old_single_file_markup(shown, client, settings):
     settings.STYLERECS = {**settings.STYLERECS, "RENDITIONS_ENABLED": False}
     html = client.get(reverse("stylerecs:for_you")).content.decode()
