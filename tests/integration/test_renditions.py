@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from django.core.files.storage import FileSystemStorage
 from django.core.management import call_command
+from django.template import Context, Template
 from PIL import Image, ImageCms, features
 
 from stylerecs.checks import check_rendition_settings
@@ -183,6 +184,10 @@ def test_without_avif_support_webp_and_jpeg_with_a_warning(media, make_product, 
 
     assert report.failed == 0
     assert set(Rendition.objects.values_list("format", flat=True)) == {"webp", "jpeg"}
+    html = Template("{% load stylerecs_images %}{% stylerecs_picture photo %}").render(
+        Context({"photo": product.primary_image.image})
+    )
+    assert 'type="image/webp"' in html and "avif" not in html and ".jpg 700w" in html
 
 
 def test_avif_support_raises_no_warning(media):
