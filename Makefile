@@ -41,7 +41,7 @@ lint: install
 wrk:
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
 
-bench: install wrk
+bench: install wrk browser
 	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) bench/stylize_classic.py
 	$(PY) bench/stylize.py
@@ -49,6 +49,7 @@ bench: install wrk
 	$(PY) bench/stylize_int8.py
 	$(PY) bench/recs.py
 	$(TEST_ENV) $(PY) bench/storefront.py
+	$(TEST_ENV) $(PY) bench/page_weight.py
 
 clean:
 	rm -rf var/test

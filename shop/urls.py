@@ -2,7 +2,8 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
-from django.views.static import serve
+
+from stylerecs.media import serve
 
 from . import views
 
@@ -27,11 +28,11 @@ urlpatterns = [
 
 if settings.SERVE_MEDIA:
     # The embedded default has no web server in front to serve uploads; production
-    # serves MEDIA_URL from the storage (S3, a CDN or nginx) instead.
+    # serves MEDIA_URL from the storage (S3, a CDN or nginx) instead. stylerecs' serve
+    # adds a year of caching for content-addressed (variant, rendition) files.
     urlpatterns += [
         re_path(
             rf"^{settings.MEDIA_URL.lstrip('/')}(?P<path>.*)$",
-            serve,
-            {"document_root": settings.MEDIA_ROOT},
+            serve,  # from MEDIA_ROOT, read when it serves
         )
     ]

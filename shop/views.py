@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from stylerecs import selectors
 from stylerecs.models import InteractionKind, Style
+from stylerecs.pictures import picture_sets
 from stylerecs.services.events import interaction_record
 from stylerecs.shoppers import shopper_from_request
 
@@ -82,6 +83,14 @@ def catalogue(request):
         else {}
     )
     cards = [(product, styled.get(product.pk)) for product in page]
+    # The renditions of every card's picture in one query (stylerecs' <picture> tag).
+    renditions = picture_sets(
+        names=[
+            variant.image.name if variant else product.primary_image.image.name
+            for product, variant in cards
+            if variant or product.primary_image
+        ]
+    )
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -97,6 +106,7 @@ def catalogue(request):
             "sort": sort,
             "sorts": SORTS,
             "query": query.urlencode(),
+            "renditions": renditions,
         },
     )
 

@@ -193,3 +193,89 @@ def check_scoring_settings(app_configs=None, **kwargs):
             )
         )
     return errors
+
+
+@register()
+def check_rendition_settings(app_configs=None, **kwargs):
+    """Widths, formats and qualities of the responsive renditions; AVIF support."""
+    from .engine.renditions import FORMATS, avif_support
+
+    user = getattr(settings, "STYLERECS", {})
+    if not isinstance(user, dict):
+        return []
+    widths = user.get("RENDITION_WIDTHS", DEFAULTS["RENDITION_WIDTHS"])
+    formats = user.get("RENDITION_FORMATS", DEFAULTS["RENDITION_FORMATS"])
+    quality = user.get("RENDITION_QUALITY", DEFAULTS["RENDITION_QUALITY"])
+    errors = []
+    if (
+        not isinstance(widths, list | tuple)
+        or not widths
+        or not all(isinstance(w, int) and not isinstance(w, bool) and w > 0 for w in widths)
+    ):
+        errors.append(
+            Error(
+                f"STYLERECS['RENDITION_WIDTHS'] must be a non-empty list of positive "
+                f"integers, not {widths!r}.",
+                id="stylerecs.E140",
+            )
+        )
+    if (
+        not isinstance(formats, list | tuple)
+        or not formats
+        or not set(formats) <= set(FORMATS)
+        or len(set(formats)) != len(formats)
+    ):
+        errors.append(
+            Error(
+                f"STYLERECS['RENDITION_FORMATS'] must list some of {', '.join(FORMATS)} "
+                f"once each, not {formats!r}.",
+                id="stylerecs.E141",
+            )
+        )
+    elif formats[-1] != "jpeg":
+        errors.append(
+            Warning(
+                "STYLERECS['RENDITION_FORMATS'] does not end with 'jpeg': the <img> "
+                f"fallback will be {formats[-1]!r}, which some browsers cannot decode.",
+                id="stylerecs.W141",
+            )
+        )
+    if not isinstance(quality, dict) or not all(
+        isinstance(q, int) and not isinstance(q, bool) and 1 <= q <= 100 for q in quality.values()
+    ):
+        errors.append(
+            Error(
+                f"STYLERECS['RENDITION_QUALITY'] must map formats to integers 1..100, "
+                f"not {quality!r}.",
+                id="stylerecs.E142",
+            )
+        )
+    speed = user.get("RENDITION_AVIF_SPEED", DEFAULTS["RENDITION_AVIF_SPEED"])
+    if not isinstance(speed, int) or isinstance(speed, bool) or not 0 <= speed <= 10:
+        errors.append(
+            Error(
+                f"STYLERECS['RENDITION_AVIF_SPEED'] must be an integer 0..10, not {speed!r}.",
+                id="stylerecs.E143",
+            )
+        )
+    age = user.get("CONTENT_ADDRESSED_MAX_AGE", DEFAULTS["CONTENT_ADDRESSED_MAX_AGE"])
+    if not isinstance(age, int) or isinstance(age, bool) or age < 0:
+        errors.append(
+            Error(
+                f"STYLERECS['CONTENT_ADDRESSED_MAX_AGE'] must be a number of seconds, not {age!r}.",
+                id="stylerecs.E144",
+            )
+        )
+    if isinstance(formats, list | tuple) and "avif" in formats and avif_support() is None:
+        fallback = [f for f in formats if f != "avif"] or ["the stored file"]
+        errors.append(
+            Warning(
+                "AVIF renditions are configured, but this Pillow cannot encode AVIF: "
+                f"renditions are made as {', '.join(fallback)} only.",
+                hint="Upgrade to Pillow >= 11.3 (its wheels encode AVIF) or install "
+                "pillow-avif-plugin (pip install 'stylerecs[avif]'), or drop 'avif' from "
+                "STYLERECS['RENDITION_FORMATS'].",
+                id="stylerecs.W140",
+            )
+        )
+    return errors

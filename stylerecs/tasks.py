@@ -13,6 +13,7 @@ from django.db import InterfaceError, OperationalError
 
 from .services import profiles as profile_services
 from .services import recommendations as recommendation_services
+from .services import renditions as rendition_services
 from .services import variants as variant_services
 from .shoppers import Shopper
 
@@ -66,3 +67,12 @@ def refresh_all_recommendations(chunk_size: int | None = None) -> int:
 def refresh_profiles(product_ids: list | None = None) -> int:
     """Embed changed product photos and styles; refresh affinities (``gpu`` queue)."""
     return profile_services.profiles_refresh(product_ids=product_ids)
+
+
+@shared_task(autoretry_for=TRANSIENT, retry_backoff=True, max_retries=5, acks_late=True)
+def make_renditions(variant_ids: list[int] | None = None, product_ids: list | None = None) -> dict:
+    """Responsive renditions of variants (and their products' photos), or of products."""
+    report = rendition_services.renditions_for_variants(variant_ids=variant_ids or [])
+    if product_ids:
+        report.add(rendition_services.renditions_for_products(product_ids=product_ids))
+    return {"created": report.created, "existing": report.existing, "failed": report.failed}

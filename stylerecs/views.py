@@ -22,6 +22,7 @@ from .api.throttles import EventRateThrottle
 from .conf import get_adapter
 from .forms import EventForm, PreferencesForm, QuizForm
 from .models import Style
+from .pictures import picture_sets
 from .services import preferences as preference_services
 from .services import privacy as privacy_services
 from .services.events import interaction_record
@@ -29,6 +30,8 @@ from .shoppers import shopper_from_request
 
 POPULAR_REASON = "Popular right now"
 FOR_YOU_LIMIT = 24
+# Cards loaded without waiting for a scroll (about one row on a desktop).
+EAGER_CARDS = 4
 
 
 def _wants_json(request) -> bool:
@@ -56,10 +59,15 @@ def _cards(rows: list[dict], style) -> list[dict]:
         else {}
     )
     adapter = get_adapter()
+    photos = {row["product"].pk: adapter.image_file(row["product"]) for row in rows}
+    renditions = picture_sets(
+        names=[photo.name for photo in photos.values() if photo]
+        + [variant.image.name for variant in styled.values()]
+    )
     cards = []
-    for row in rows:
+    for index, row in enumerate(rows):
         product = row["product"]
-        image = adapter.image_file(product)
+        image = photos[product.pk]
         cards.append(
             {
                 **row,
@@ -68,7 +76,12 @@ def _cards(rows: list[dict], style) -> list[dict]:
                 "price": adapter.price(product),
                 "available": adapter.is_available(product),
                 "image": image.url if image else "",
+                "photo": image,
                 "variant": styled.get(product.pk),
+                "renditions": renditions,
+                # The first row is above the fold: load it at once, the first card first.
+                "lazy": index >= EAGER_CARDS,
+                "priority": index == 0,
             }
         )
     return cards
@@ -115,8 +128,12 @@ def quiz(request):
             return redirect("stylerecs:for_you")
     else:
         form = QuizForm(rounds=rounds)
+    names = [variant.image.name for _, variants in rounds for variant in variants]
+    renditions = picture_sets(names=names)
     return render(
-        request, "stylerecs/quiz.html", {"form": form, "rounds": form.rounds_for_template()}
+        request,
+        "stylerecs/quiz.html",
+        {"form": form, "rounds": form.rounds_for_template(), "renditions": renditions},
     )
 
 

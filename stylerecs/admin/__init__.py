@@ -8,6 +8,7 @@ this package registers the stylerecs models with the default admin site.
 from .batches import GenerationBatchAdmin
 from .display import thumbnail
 from .products import ProductStyleProfileInline, ProductVariantsAdminMixin, StylizedVariantInline
+from .renditions import RenditionAdmin
 from .styles import StyleAdmin
 from .variants import StylizedVariantAdmin
 
@@ -15,6 +16,7 @@ __all__ = [
     "GenerationBatchAdmin",
     "ProductStyleProfileInline",
     "ProductVariantsAdminMixin",
+    "RenditionAdmin",
     "StyleAdmin",
     "StylizedVariantAdmin",
     "StylizedVariantInline",

@@ -9,6 +9,7 @@ from ..conf import get_adapter
 from ..models import StylizedVariant, VariantStatus
 from ..services.variants import variants_review
 from .display import thumbnail
+from .renditions import renditions_table
 
 
 @admin.register(StylizedVariant)
@@ -29,6 +30,7 @@ class StylizedVariantAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in StylizedVariant._meta.fields] + [
         "variant_large",
         "original_large",
+        "renditions",
     ]
     fieldsets = [
         (
@@ -42,6 +44,7 @@ class StylizedVariantAdmin(admin.ModelAdmin):
                     "style_version",
                     "status",
                     "error",
+                    "renditions",
                 ]
             },
         ),
@@ -97,6 +100,10 @@ class StylizedVariantAdmin(admin.ModelAdmin):
     @admin.display(description=_("Original"))
     def original_large(self, obj):
         return thumbnail(get_adapter().image_file(obj.product), "original", 360)
+
+    @admin.display(description=_("Renditions"))
+    def renditions(self, obj):
+        return renditions_table(obj.image.name) if obj.image else "—"
 
     @admin.display(description=_("Product"))
     def product_title(self, obj):

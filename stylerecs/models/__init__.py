@@ -7,6 +7,7 @@ version so that SQLite and PostgreSQL both work; scoring loads them in bulk.
 
 from .base import PRODUCT_MODEL, VectorMixin
 from .recommendations import ProductStyleProfile, Recommendation
+from .renditions import Rendition, RenditionFormat, RenditionStatus
 from .shoppers import (
     Interaction,
     InteractionKind,
@@ -24,6 +25,9 @@ __all__ = [
     "PreferenceSource",
     "ProductStyleProfile",
     "Recommendation",
+    "Rendition",
+    "RenditionFormat",
+    "RenditionStatus",
     "ShopperSettings",
     "Style",
     "StylePreference",

@@ -26,6 +26,7 @@ from ..models import GenerationBatch, Style, StylizedVariant, VariantStatus
 from ..weights import method_options, missing_weights
 from .batches import batches_refresh
 from .files import SourceTooLarge, file_checksum, read_limited, save_content_addressed
+from .renditions import renditions_schedule
 
 logger = logging.getLogger(__name__)
 
@@ -321,6 +322,7 @@ def _process_style_group(group: list[StylizedVariant], token: str) -> dict[str, 
         return counts
 
     approved = bool(stylerecs_settings.AUTO_APPROVE)
+    finished: list[int] = []
     for (variant, _), outcome in zip(jobs, outcomes, strict=True):
         if not outcome.ok:
             _fail([variant], token, outcome.error or "stylizing failed")
@@ -341,6 +343,8 @@ def _process_style_group(group: list[StylizedVariant], token: str) -> dict[str, 
             error="",
         ):
             counts["ready"] += 1
+            finished.append(variant.pk)
+    renditions_schedule(variant_ids=finished)  # responsive renditions, on another task
     return counts
 
 

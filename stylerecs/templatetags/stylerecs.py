@@ -4,6 +4,7 @@ from django import template
 
 from .. import selectors
 from ..conf import get_adapter
+from ..pictures import picture_sets
 from ..selectors import approved_variants_for_product
 from ..services.preferences import personalisation_enabled
 from ..shoppers import shopper_from_request
@@ -39,12 +40,17 @@ def stylerecs_variant_switcher(context, product, size: int = 640, lead_style=Non
     if lead is not None:
         # A stable sort: the shopper's style first, the others keep their order.
         variants.sort(key=lambda v: v.style_id != lead.pk)
+    names = [original.name] if original else []
+    names += [v.image.name for v in variants]
     return {
         "product": product,
         "title": get_adapter().title(product),
         "original": original,
         "variants": variants,
         "size": size,
+        "sizes": f"(max-width: {size}px) 100vw, {size}px",
+        # One query for every picture of the switcher (main panels and tabs).
+        "renditions": picture_sets(names=names),
         "uid": f"sr-{product.pk}",
     }
 

@@ -8,6 +8,7 @@ import sys
 ENGINE_MODULES = [
     "stylerecs.engine",
     "stylerecs.engine.images",
+    "stylerecs.engine.renditions",
     "stylerecs.engine.isolation",
     "stylerecs.engine.tensors",
     "stylerecs.engine.device",
@@ -55,7 +56,8 @@ def test_engine_imports_no_django_celery_or_other_stylerecs_nor_initialises_cuda
 
 def test_package_and_image_decoding_import_without_torch(repo_root):
     code = (
-        "import sys, stylerecs.engine, stylerecs.engine.images\n"
+        # Renditions are made wherever Pillow is (the web install has no torch).
+        "import sys, stylerecs.engine, stylerecs.engine.images, stylerecs.engine.renditions\n"
         "stylerecs.engine.ImageError, stylerecs.engine.ImageLimits, stylerecs.engine.__version__\n"
         "print('torch' in sys.modules)"
     )
