@@ -184,25 +184,10 @@ REST_FRAMEWORK = {
         # Likes, dislikes and views from the storefront and the API, per shopper.
         "stylerecs_events": os.environ.get("STYLERECS_EVENT_RATE", "60/minute"),
     },
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 
-SPECTACULAR_SETTINGS = {
-    "TITLE": "stylerecs API",
-    "DESCRIPTION": (
-        "Styles, products with their approved stylized variants, a shopper's style "
-        "preferences, recommendations and data, and staff curation (generation batches, "
-        "variant review). Session (with CSRF) or token authentication."
-    ),
-    "VERSION": "1.0.0",
-    "SERVE_INCLUDE_SCHEMA": False,
-    "COMPONENT_SPLIT_REQUEST": True,
-    # The docs page loads Swagger UI from drf-spectacular-sidecar's static files, never
-    # from a CDN.
-    "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
-}
+# /api/schema/ and /api/docs/ need no settings: stylerecs' views use drf-spectacular's
+# AutoSchema and serve Swagger UI from drf-spectacular-sidecar (no CDN) by default.
 
 # --- Celery -------------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
