@@ -106,6 +106,12 @@ DEFAULTS: dict[str, Any] = {
     "EMBEDDING_MAX_SIDE": 256,
     # Product photos embedded per engine call.
     "PROFILE_BATCH_SIZE": 32,
+    # --- Installing into a host shop (Celery wiring) ---------------------------------
+    # CPU-only shops: stylizing and embedding go to the `default` queue with everything
+    # else, so `celery -A proj worker -Q default` does all the work. With False they go
+    # to `gpu`, for workers started with `-Q gpu --pool solo`, one per GPU. Read when a
+    # task is sent (stylerecs.celeryconf.route_task).
+    "CPU_ONLY": False,
 }
 
 # Settings that name code; resolved to objects on access.

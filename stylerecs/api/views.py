@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView, ListAPIView
@@ -268,3 +269,9 @@ class VariantViewSet(viewsets.ReadOnlyModelViewSet):
     def reject(self, request, pk=None):
         """Never show this variant."""
         return self._review(approve=False)
+
+
+class TokenView(ObtainAuthToken):
+    """DRF's token login (username and password in, ``{"token": …}`` out)."""
+
+    schema = OpenAPISchema()
