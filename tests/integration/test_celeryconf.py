@@ -107,3 +107,35 @@ def test_api_mounted_without_its_apps_warns(settings):
     messages = [m for m in checks.run_checks() if m.id == "stylerecs.W083"]
 
     assert len(messages) == 1 and "drf_spectacular_sidecar" in messages[0].msg
+
+
+def consumed_queues(command: str) -> set[str]:
+    words = command.split()
+    return set(words[words.index("-Q") + 1].split(",")) if "-Q" in words else {"celery"}
+
+
+@pytest.mark.parametrize("cpu_only", [False, True], ids=["gpu-shop", "cpu-only-shop"])
+def test_readme_worker_commands_consume_every_queue_stylerecs_sends_to(cpu_only):
+    from tests.hosts.harness import readme_commands
+
+    workers = [c for c in readme_commands() if " worker " in c]
+    gpu_section = [c for c in workers if "-Q gpu" in c or c.startswith("CUDA_VISIBLE_DEVICES")]
+    # README lists the CPU-only command first, then the GPU machines' pair.
+    commands = workers[:1] if cpu_only else gpu_section + workers[2:]
+    consumed = set().union(*(consumed_queues(c) for c in commands))
+    app = host_app()
+
+    with override_settings(STYLERECS={"PRODUCT_ADAPTER": ADAPTER, "CPU_ONLY": cpu_only}):
+        sent = {
+            queue_of(app, f"stylerecs.tasks.{name}")
+            for name in (
+                "stylize_variants",
+                "refresh_profiles",
+                "refresh_recommendations",
+                "refresh_all_recommendations",
+                "requeue_stale_variants",
+            )
+        }
+
+    assert sent <= consumed, (sent, commands)
+    assert all("--pool solo" in c for c in commands if "-Q gpu" in c)  # CUDA and fork
