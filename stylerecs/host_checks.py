@@ -68,7 +68,31 @@ def check_celery_app(app_configs=None, **kwargs):
                 id="stylerecs.W082",
             )
         )
+    messages.extend(_visibility_timeout_problems(app))
     return messages
+
+
+def _visibility_timeout_problems(app) -> list[Warning]:
+    """On Redis/SQS an unacknowledged task is redelivered after the visibility timeout
+    (an hour by default): shorter than the slowest task, a long batch runs twice."""
+    url = str(app.conf.broker_url or "")
+    if not url.startswith(("redis", "rediss", "sqs")):
+        return []
+    options = app.conf.broker_transport_options or {}
+    timeout = options.get("visibility_timeout", 3600)
+    limit = app.conf.task_time_limit
+    if limit is not None and timeout > limit:
+        return []
+    return [
+        Warning(
+            f"The broker's visibility_timeout ({timeout} s) is not longer than the task time "
+            f"limit ({limit or 'none'}): a task still running is redelivered to another "
+            "worker and runs twice.",
+            hint="Set CELERY_TASK_TIME_LIMIT and CELERY_BROKER_TRANSPORT_OPTIONS = "
+            "stylerecs.celeryconf.REDIS_TRANSPORT_OPTIONS (or a longer visibility_timeout).",
+            id="stylerecs.W084",
+        )
+    ]
 
 
 @register()

@@ -93,7 +93,21 @@ def test_app_without_broker_url_warns(current_celery_app, monkeypatch):
 def test_app_without_stylerecs_config_warns(current_celery_app):
     current_celery_app(Celery("acme", set_as_current=False, broker="redis://127.0.0.1:6379/1"))
 
-    assert stylerecs_ids() == {"stylerecs.W082"}
+    # A bare app: no stylerecs queues, and nothing keeps Redis from redelivering.
+    assert stylerecs_ids() == {"stylerecs.W082", "stylerecs.W084"}
+
+
+def test_redis_visibility_timeout_shorter_than_the_time_limit_warns(current_celery_app):
+    app = host_app(task_time_limit=7200, broker_transport_options={"visibility_timeout": 3600})
+    current_celery_app(app)
+
+    assert stylerecs_ids() == {"stylerecs.W084"}
+
+
+def test_redis_without_time_limit_warns(current_celery_app):
+    current_celery_app(host_app(task_time_limit=None))
+
+    assert stylerecs_ids() == {"stylerecs.W084"}
 
 
 def test_cpu_only_must_be_a_boolean():
