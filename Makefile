@@ -15,10 +15,12 @@ TEST_ENV := SECRET_KEY=test-only-secret-key SECURE_SSL_REDIRECT=0 SERVE_MEDIA=1 
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# The demo and CI pin torch and torchvision exactly (constraints.txt); the package asks
+# only for compatible ranges.
+$(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[worker,test]'
 	touch $@
 
 # Headless Chromium from Debian for the browser tests (never a downloaded browser).
@@ -42,7 +44,7 @@ wrk:
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
 
 bench: install wrk browser
-	$(PY) -m pip install --quiet -e '.[bench]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[worker,bench]'
 	$(PY) bench/stylize_classic.py
 	$(PY) bench/stylize.py
 	$(PY) bench/stylize_hires.py

@@ -15,7 +15,6 @@ import os
 from pathlib import Path
 
 import dj_database_url
-from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -184,25 +183,10 @@ REST_FRAMEWORK = {
         # Likes, dislikes and views from the storefront and the API, per shopper.
         "stylerecs_events": os.environ.get("STYLERECS_EVENT_RATE", "60/minute"),
     },
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 
-SPECTACULAR_SETTINGS = {
-    "TITLE": "stylerecs API",
-    "DESCRIPTION": (
-        "Styles, products with their approved stylized variants, a shopper's style "
-        "preferences, recommendations and data, and staff curation (generation batches, "
-        "variant review). Session (with CSRF) or token authentication."
-    ),
-    "VERSION": "1.0.0",
-    "SERVE_INCLUDE_SCHEMA": False,
-    "COMPONENT_SPLIT_REQUEST": True,
-    # The docs page loads Swagger UI from drf-spectacular-sidecar's static files, never
-    # from a CDN.
-    "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
-}
+# /api/schema/ and /api/docs/ need no settings: stylerecs' views use drf-spectacular's
+# AutoSchema and serve Swagger UI from drf-spectacular-sidecar (no CDN) by default.
 
 # --- Celery -------------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
@@ -226,22 +210,8 @@ else:
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_TIME_LIMIT = int(os.environ.get("CELERY_TASK_TIME_LIMIT", "1800"))
 CELERY_TASK_SOFT_TIME_LIMIT = int(os.environ.get("CELERY_TASK_SOFT_TIME_LIMIT", "1700"))
-# `celery -A workers beat`: the schedule as data. Shoppers are also rescored a few
-# seconds after their own events; this catches everyone else up (decay, new products).
-CELERY_BEAT_SCHEDULE = {
-    "stylerecs-rescore-everyone": {
-        "task": "stylerecs.tasks.refresh_all_recommendations",
-        "schedule": crontab(minute=15, hour="*/3"),
-    },
-    "stylerecs-refresh-profiles": {
-        "task": "stylerecs.tasks.refresh_profiles",
-        "schedule": crontab(minute=0),  # hourly: only changed photos are embedded
-    },
-    "stylerecs-requeue-stale-variants": {
-        "task": "stylerecs.tasks.requeue_stale_variants",
-        "schedule": crontab(minute="*/15"),
-    },
-}
+# Queues, routes, reliability settings and the beat schedule come from stylerecs
+# (stylerecs.celeryconf, added in workers/celery.py).
 
 # --- stylerecs ----------------------------------------------------------------------
 STYLERECS_PRODUCT_MODEL = "shop.Product"
@@ -251,6 +221,8 @@ STYLERECS = {
     "DEVICE": os.environ.get("STYLERECS_DEVICE") or None,
     "KEEP_FREED_MEMORY": env_bool("STYLERECS_KEEP_FREED_MEMORY", True),
     "WEIGHTS_DIR": os.environ.get("STYLERECS_WEIGHTS_DIR", str(VAR_DIR / "weights")),
+    # Machines without a GPU: stylizing and embedding on the default queue too.
+    "CPU_ONLY": env_bool("STYLERECS_CPU_ONLY", False),
 }
 
 LOGGING = {

@@ -11,7 +11,7 @@ class StylerecsConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_in
         from django.core.signals import setting_changed
 
-        from . import checks  # noqa: F401  (registers the system checks)
+        from . import checks, host_checks  # noqa: F401  (register the system checks)
         from .conf import reload_on_setting_changed
         from .receivers import merge_anonymous_shopper
 

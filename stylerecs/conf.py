@@ -126,6 +126,12 @@ DEFAULTS: dict[str, Any] = {
     "RENDITION_UPLOAD_TO": "stylerecs/renditions",
     # Cache-Control max-age of content-addressed files served by stylerecs.media.serve.
     "CONTENT_ADDRESSED_MAX_AGE": 365 * 24 * 3600,
+    # --- Installing into a host shop (Celery wiring) ---------------------------------
+    # CPU-only shops: stylizing and embedding go to the `default` queue with everything
+    # else, so `celery -A proj worker -Q default` does all the work. With False they go
+    # to `gpu`, for workers started with `-Q gpu --pool solo`, one per GPU. Read when a
+    # task is sent (stylerecs.celeryconf.route_task).
+    "CPU_ONLY": False,
 }
 
 # Settings that name code; resolved to objects on access.

@@ -90,3 +90,19 @@ def shopper_from_request(request, *, create: bool = True) -> Shopper | None:
         anon_id = new_anon_id()
         session[SESSION_KEY] = anon_id
     return Shopper.anonymous(anon_id)
+
+
+def shoppers_q(shoppers: list[Shopper], prefix: str = "") -> Q:
+    """One filter for the rows of many shoppers (users and anonymous ids).
+
+    Here, not with the scoring inputs, because the web tier deletes and reads shoppers'
+    rows with it and must not import torch.
+    """
+    user_ids = [s.user_id for s in shoppers if not s.is_anonymous]
+    anon_ids = [s.anon_id for s in shoppers if s.is_anonymous]
+    q = Q(pk__in=[])
+    if user_ids:
+        q |= Q(**{f"{prefix}user_id__in": user_ids})
+    if anon_ids:
+        q |= Q(**{f"{prefix}user__isnull": True, f"{prefix}session_key__in": anon_ids})
+    return q

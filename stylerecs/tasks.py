@@ -11,6 +11,7 @@ import uuid
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
+from . import worker_signals  # noqa: F401 (connects the worker_init receiver)
 from .services import profiles as profile_services
 from .services import recommendations as recommendation_services
 from .services import renditions as rendition_services

@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView, ListAPIView
@@ -27,11 +28,14 @@ from ..services.variants import DONE_STATUSES, variants_request, variants_review
 from ..shoppers import shopper_from_request
 from . import serializers as s
 from .permissions import CanReviewVariants, IsShopper, StaffModelPermissions
+from .schema import OpenAPISchema, extend_method_schema
 from .throttles import EventRateThrottle, ShopperAnonThrottle, ShopperUserThrottle
 
 
 class StyleViewSet(viewsets.ReadOnlyModelViewSet):
     """The active styles shoppers can choose between."""
+
+    schema = OpenAPISchema()
 
     queryset = Style.objects.filter(is_active=True).order_by("name")
     serializer_class = s.StyleSerializer
@@ -46,6 +50,8 @@ class StyleViewSet(viewsets.ReadOnlyModelViewSet):
 )
 class ProductViewSet(viewsets.ReadOnlyModelViewSet):
     """The host's products, each with its approved stylized variants."""
+
+    schema = OpenAPISchema()
 
     serializer_class = s.ProductSerializer
     permission_classes = [AllowAny]
@@ -64,6 +70,8 @@ class ProductViewSet(viewsets.ReadOnlyModelViewSet):
 
 class PreferencesView(GenericAPIView):
     """The caller's explicit style weights and whether personalisation is on."""
+
+    schema = OpenAPISchema()
 
     serializer_class = s.PreferencesSerializer
     permission_classes = [IsShopper]
@@ -99,6 +107,8 @@ RECOMMENDATIONS_LIMIT = 100
 class RecommendationsView(ListAPIView):
     """The caller's stored recommendations with their reasons (popular ones when none)."""
 
+    schema = OpenAPISchema()
+
     serializer_class = s.RecommendationSerializer
     permission_classes = [IsShopper]
 
@@ -115,6 +125,8 @@ class InteractionViewSet(
     viewsets.GenericViewSet,
 ):
     """The caller's events: report a view, like or dislike; read back your own."""
+
+    schema = OpenAPISchema()
 
     serializer_class = s.InteractionSerializer
     permission_classes = [IsShopper]
@@ -156,6 +168,8 @@ NOTHING_STORED = {
 class DataView(GenericAPIView):
     """Download (GET) or delete (DELETE) everything stylerecs keeps about the caller."""
 
+    schema = OpenAPISchema()
+
     permission_classes = [IsShopper]
     serializer_class = s.ExportSerializer
 
@@ -165,7 +179,7 @@ class DataView(GenericAPIView):
             return Response(NOTHING_STORED)
         return Response(privacy_services.shopper_export(shopper=shopper))
 
-    @extend_schema(responses=s.DeletedSerializer)
+    @extend_method_schema(responses=s.DeletedSerializer)
     def delete(self, request):
         shopper = shopper_from_request(request, create=False)
         deleted = privacy_services.shopper_delete(shopper=shopper) if shopper else {}
@@ -179,6 +193,8 @@ class BatchViewSet(
     viewsets.GenericViewSet,
 ):
     """Staff: request variants of products in styles, and follow a batch's progress."""
+
+    schema = OpenAPISchema()
 
     queryset = GenerationBatch.objects.prefetch_related("styles").order_by("-created_at", "-id")
     serializer_class = s.BatchSerializer
@@ -212,6 +228,8 @@ REVIEW_RESPONSE = inline_serializer(
 class VariantViewSet(viewsets.ReadOnlyModelViewSet):
     """Staff: stylized variants of any status; approve or reject finished ones."""
 
+    schema = OpenAPISchema()
+
     serializer_class = s.StaffVariantSerializer
     permission_classes = [StaffModelPermissions]
 
@@ -240,14 +258,20 @@ class VariantViewSet(viewsets.ReadOnlyModelViewSet):
         variant.refresh_from_db()
         return Response({"changed": bool(changed), "variant": self.get_serializer(variant).data})
 
-    @extend_schema(request=None, responses=REVIEW_RESPONSE)
+    @extend_method_schema(request=None, responses=REVIEW_RESPONSE)
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
         """Show this variant to shoppers."""
         return self._review(approve=True)
 
-    @extend_schema(request=None, responses=REVIEW_RESPONSE)
+    @extend_method_schema(request=None, responses=REVIEW_RESPONSE)
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
         """Never show this variant."""
         return self._review(approve=False)
+
+
+class TokenView(ObtainAuthToken):
+    """DRF's token login (username and password in, ``{"token": …}`` out)."""
+
+    schema = OpenAPISchema()

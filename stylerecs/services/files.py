@@ -13,8 +13,18 @@ class SourceTooLarge(ValueError):
 
 
 def file_checksum(field_file) -> str:
-    """SHA-256 of a stored file, streamed (the file is not read into memory at once)."""
+    """SHA-256 of a file field's content, streamed (not read into memory at once).
+
+    A file just uploaded through a form is not in storage yet (Django saves it with the
+    row), and its name is only the uploaded file's name: read the upload itself then.
+    """
     digest = hashlib.sha256()
+    if not getattr(field_file, "_committed", True):
+        upload = field_file.file
+        for chunk in upload.chunks():  # chunks() starts from the beginning
+            digest.update(chunk)
+        upload.seek(0)  # leave it where the storage expects to start saving
+        return digest.hexdigest()
     with field_file.storage.open(field_file.name, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)

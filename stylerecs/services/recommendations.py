@@ -27,7 +27,7 @@ from ..models import (
     ShopperSettings,
     StylePreference,
 )
-from ..shoppers import Shopper
+from ..shoppers import Shopper, shoppers_q
 
 logger = logging.getLogger(__name__)
 
@@ -75,8 +75,6 @@ def recommendations_unschedule(*, shopper: Shopper) -> None:
 
 def opted_out(shoppers: list[Shopper]) -> set[str]:
     """Keys of the given shoppers who turned personalisation off."""
-    from .scoring_inputs import shoppers_q
-
     rows = ShopperSettings.objects.filter(shoppers_q(shoppers), personalise=False)
     return {
         Shopper(user_id=u, anon_id="" if u is not None else s).key
@@ -86,8 +84,6 @@ def opted_out(shoppers: list[Shopper]) -> set[str]:
 
 def recommendations_clear(*, shoppers: list[Shopper]) -> int:
     """Delete the stored recommendations and learned preferences of shoppers."""
-    from .scoring_inputs import shoppers_q
-
     with transaction.atomic():
         count, _ = Recommendation.objects.filter(shoppers_q(shoppers)).delete()
         StylePreference.objects.filter(
@@ -275,8 +271,6 @@ def _store(shoppers, catalogue, batch, result, leaning, now, engine) -> int:
                 )
             )
         learned.extend(_learned(shopper, leaning[row], catalogue, batch.explicit_styles[row]))
-    from .scoring_inputs import shoppers_q
-
     where = shoppers_q(shoppers)
     with transaction.atomic():
         # A shopper who deleted their data or turned personalisation off while this ran
@@ -298,8 +292,6 @@ def _key(row) -> str:
 
 def _still_personalised(shoppers: list[Shopper]) -> set[str]:
     """Keys of the shoppers that have events or explicit preferences and did not opt out."""
-    from .scoring_inputs import shoppers_q
-
     where = shoppers_q(shoppers)
     known = set()
     for rows in (

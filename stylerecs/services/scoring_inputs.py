@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import torch
-from django.db.models import Case, Count, FloatField, Max, Q, Sum, Value, When
+from django.db.models import Case, Count, FloatField, Max, Sum, Value, When
 
 from ..conf import get_adapter, get_product_model, stylerecs_settings
 from ..models import (
@@ -29,7 +29,7 @@ from ..models import (
     StylePreference,
 )
 from ..ranking import scoring_engine
-from ..shoppers import Shopper
+from ..shoppers import Shopper, shoppers_q  # noqa: F401 (shoppers_q: used here, re-exported)
 
 CATALOGUE_MAX_AGE = 60.0
 # Events that make a product "liked" (to explain others by it); views are too weak.
@@ -179,18 +179,6 @@ def catalogue_load(*, now: datetime, device: str = "cpu") -> Catalogue | None:
 def catalogue_forget() -> None:
     """Drop this process's snapshot (the next scoring rebuilds it)."""
     _snapshot.clear()
-
-
-def shoppers_q(shoppers: list[Shopper], prefix: str = "") -> Q:
-    """One filter for the rows of many shoppers (users and anonymous ids)."""
-    user_ids = [s.user_id for s in shoppers if not s.is_anonymous]
-    anon_ids = [s.anon_id for s in shoppers if s.is_anonymous]
-    q = Q(pk__in=[])
-    if user_ids:
-        q |= Q(**{f"{prefix}user_id__in": user_ids})
-    if anon_ids:
-        q |= Q(**{f"{prefix}user__isnull": True, f"{prefix}session_key__in": anon_ids})
-    return q
 
 
 def _row_of(shoppers: list[Shopper]):

@@ -69,7 +69,8 @@ WORKER_INIT = """
 import django
 django.setup()
 from celery import signals
-from workers.celery import keep_freed_memory
+import stylerecs.tasks  # what autodiscover_tasks() imports in a worker, in any host
+from stylerecs.worker_signals import keep_freed_memory
 results = dict(signals.worker_init.send(sender=None))
 print(results[keep_freed_memory])
 """
