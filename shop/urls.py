@@ -6,6 +6,13 @@ from django.views.static import serve
 
 from . import views
 
+
+def serve_media(request, path):
+    """Serve an upload from MEDIA_ROOT as it is now (read per request, not at import, so
+    that a changed MEDIA_ROOT, such as each test's own folder, is served)."""
+    return serve(request, path, document_root=settings.MEDIA_ROOT)
+
+
 shop_patterns = [
     path("", views.catalogue, name="catalogue"),
     path("products/<slug:slug>/", views.product_detail, name="product"),
@@ -31,7 +38,6 @@ if settings.SERVE_MEDIA:
     urlpatterns += [
         re_path(
             rf"^{settings.MEDIA_URL.lstrip('/')}(?P<path>.*)$",
-            serve,
-            {"document_root": settings.MEDIA_ROOT},
+            serve_media,
         )
     ]
