@@ -398,16 +398,38 @@ def test_product_page_leads_with_the_shoppers_top_style(catalogue):
     preferences_set(shopper=Shopper.for_user(user), weights={catalogue["vintage"].pk: 0.8})
     client = Client()
 
-    def checked_style(page: str) -> str:
-        checked = re.search(r'id="sr-\d+-v(\d+)"[^>]*checked', page).group(1)
-        return next(slug for (pk, slug), v in variants.items() if v.pk == int(checked))
+    def checked(page: str) -> str:
+        """The panel the page opens on: "original" or the slug of the variant's style."""
+        found = re.findall(r'id="sr-\d+-(original|v\d+)"[^>]*checked', page)
+        assert len(found) == 1, found  # exactly one radio is chosen
+        if found[0] == "original":
+            return "original"
+        return next(slug for (pk, slug), v in variants.items() if f"v{v.pk}" == found[0])
 
     anonymous = client.get(product.get_absolute_url()).content.decode()
     client.force_login(user)
     signed_in = client.get(product.get_absolute_url()).content.decode()
 
-    assert checked_style(anonymous) == "noir"  # no taste known: styles by name
-    assert checked_style(signed_in) == "vintage"
+    # A first visit (no style known) opens on the product's own photo, the styles
+    # offered beside it; the alphabetically first style ("noir") does not lead.
+    assert checked(anonymous) == "original"
+    assert "In the Noir style" in anonymous and "In the Vintage style" in anonymous
+    assert checked(signed_in) == "vintage"
+
+
+def test_product_page_of_a_shopper_whose_style_has_no_variant_opens_on_the_original(
+    catalogue, make_style
+):
+    product = catalogue["products"][0]
+    user = User.objects.create_user("gil", password="pw")
+    pastel = make_style("pastel")  # liked, but this product has no variant in it
+    preferences_set(shopper=Shopper.for_user(user), weights={pastel.pk: 0.9})
+    client = Client()
+    client.force_login(user)
+
+    page = client.get(product.get_absolute_url()).content.decode()
+
+    assert re.findall(r'id="sr-\d+-(original|v\d+)"[^>]*checked', page) == ["original"]
 
 
 def test_navigation_links_every_storefront_page(db):
