@@ -21,7 +21,11 @@ pytestmark = pytest.mark.slow
 
 
 def test_demo_flow_on_sqlite_and_filesystem_broker(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "MEDIA_ROOT"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "MEDIA_ROOT"}
+    }
     env.update(
         STYLERECS_VAR_DIR=str(tmp_path), DEBUG="1", STYLERECS_AUTO_APPROVE="1", PYTHONUNBUFFERED="1"
     )
