@@ -36,6 +36,14 @@ class ProductAdapter:
         """The current price, or ``None`` when it has none."""
         return getattr(product, "price", None)
 
+    def price_display(self, product: Any) -> str:
+        """The price as the shop writes it ("$24.50"); ``""`` when it has none.
+
+        Override for another currency or locale (the oscar adapter uses oscar's).
+        """
+        price = self.price(product)
+        return "" if price is None else f"${price}"
+
     def is_available(self, product: Any) -> bool:
         """Whether a shopper can buy it now."""
         return bool(getattr(product, "available", getattr(product, "is_active", True)))

@@ -74,6 +74,7 @@ def _cards(rows: list[dict], style) -> list[dict]:
                 "title": adapter.title(product),
                 "url": adapter.url(product),
                 "price": adapter.price(product),
+                "price_display": adapter.price_display(product),
                 "available": adapter.is_available(product),
                 "image": image.url if image else "",
                 "variant": styled.get(product.pk),

@@ -400,6 +400,7 @@ def test_for_you_falls_back_to_popular_products(catalogue):
     reasons = re.findall(r'<p class="sr-reason">(.*?)</p>', page)
     # Only the product someone bought is called popular; the others are just new.
     assert reasons == ["Popular right now", "New in the shop", "New in the shop"]
+    assert page.count('<span class="price">$10.00</span>') == 3  # the adapter's price text
     assert "don't know your style yet" in page and "Take the style quiz" in page
 
 
