@@ -1,7 +1,6 @@
 from django.contrib import admin
-from django.utils.html import format_html
 
-from stylerecs.admin import ProductVariantsAdminMixin
+from stylerecs.admin import ProductVariantsAdminMixin, thumbnail
 
 from .models import Category, Product, ProductImage
 
@@ -22,7 +21,7 @@ class ProductImageInline(admin.TabularInline):
     def preview(self, obj):
         if not obj.image:
             return "—"
-        return format_html('<img src="{}" style="max-height:80px">', obj.image.url)
+        return thumbnail(obj.image, obj.alt or "Product photo", 80)
 
 
 @admin.register(Product)
@@ -43,4 +42,4 @@ class ProductAdmin(ProductVariantsAdminMixin, admin.ModelAdmin):
         first = obj.primary_image
         if not first:
             return "—"
-        return format_html('<img src="{}" style="max-height:48px">', first.image.url)
+        return thumbnail(first.image, first.alt or obj.title, 48)

@@ -9,6 +9,7 @@ Everything that differs between a laptop and production comes from the environme
 - ``SECRET_KEY``, ``DEBUG``, ``ALLOWED_HOSTS``: DEBUG is off unless asked for, and with
   DEBUG off a real SECRET_KEY is required (see ``manage.py check --deploy``).
 - ``STYLERECS_VAR_DIR``: where SQLite, media and the embedded broker live (default var/).
+- ``MEDIA_ROOT``: where uploads and variants are stored (default ``$STYLERECS_VAR_DIR/media``).
 """
 
 import os
@@ -131,7 +132,9 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 MEDIA_URL = "/media/"
-MEDIA_ROOT = VAR_DIR / "media"
+# MEDIA_ROOT may live elsewhere than var/ (a mounted volume; the test suite gives its
+# worker a fresh folder per run so that no run sees another's files).
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or VAR_DIR / "media").resolve()
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

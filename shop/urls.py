@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.http import HttpResponsePermanentRedirect
+from django.templatetags.static import static
 from django.urls import include, path, re_path
 
 from stylerecs.media import serve
@@ -18,6 +20,8 @@ shop_patterns = [
 ]
 
 urlpatterns = [
+    # Pages that are not ours (the admin's) name no icon: browsers then ask for this.
+    path("favicon.ico", lambda request: HttpResponsePermanentRedirect(static("shop/favicon.svg"))),
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -36,9 +36,28 @@ class ProductAdapter:
         """The current price, or ``None`` when it has none."""
         return getattr(product, "price", None)
 
+    def price_display(self, product: Any) -> str:
+        """The price as the shop writes it ("$24.50"); ``""`` when it has none.
+
+        Override for another currency or locale (the oscar adapter uses oscar's).
+        """
+        price = self.price(product)
+        return "" if price is None else f"${price}"
+
     def is_available(self, product: Any) -> bool:
         """Whether a shopper can buy it now."""
         return bool(getattr(product, "available", getattr(product, "is_active", True)))
+
+    def search_fields(self) -> list[str]:
+        """Fields of the product model the admin finds products by (their title).
+
+        Default: ``title`` and/or ``name`` where the model has them. The stylerecs
+        admin pages search ``product__<field>`` for each.
+        """
+        from .conf import get_product_model
+
+        names = {field.name for field in get_product_model()._meta.get_fields()}
+        return [name for name in ("title", "name") if name in names]
 
     def image_queryset_prefetch(self) -> list[str]:
         """``prefetch_related`` lookups that make :meth:`image_file` free in bulk."""

@@ -103,6 +103,34 @@ def _number(value) -> bool:
 
 
 @register()
+def check_storefront_settings(app_configs=None, **kwargs):
+    """The For-you page settings: the style affinity floor and the self-refresh."""
+    user = getattr(settings, "STYLERECS", {})
+    if not isinstance(user, dict):
+        return []
+    errors = []
+    floor = user.get("FOR_YOU_STYLE_MIN_AFFINITY", DEFAULTS["FOR_YOU_STYLE_MIN_AFFINITY"])
+    if not _number(floor) or not -1 <= floor <= 1:
+        errors.append(
+            Error(
+                f"STYLERECS['FOR_YOU_STYLE_MIN_AFFINITY'] must be a number between -1 and 1, "
+                f"not {floor!r}.",
+                id="stylerecs.E030",
+            )
+        )
+    for key, low in (("FOR_YOU_REFRESH_SECONDS", 1), ("FOR_YOU_REFRESH_MAX", 0)):
+        value = user.get(key, DEFAULTS[key])
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            errors.append(
+                Error(
+                    f"STYLERECS[{key!r}] must be an integer of at least {low}, not {value!r}.",
+                    id="stylerecs.E031",
+                )
+            )
+    return errors
+
+
+@register()
 def check_scoring_settings(app_configs=None, **kwargs):
     """The recommendation settings: weights, decay, diversity, ranking function, cache."""
     from django.core.cache import caches

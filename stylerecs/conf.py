@@ -132,6 +132,15 @@ DEFAULTS: dict[str, Any] = {
     # to `gpu`, for workers started with `-Q gpu --pool solo`, one per GPU. Read when a
     # task is sent (stylerecs.celeryconf.route_task).
     "CPU_ONLY": False,
+    # --- Storefront: For-you page -----------------------------------------------------
+    # A For-you card shows the product in the shopper's top style only where the
+    # product's affinity to that style (-1..1, from its style profile) is above this;
+    # elsewhere, and for products without a profile, it shows the product's own photo.
+    "FOR_YOU_STYLE_MIN_AFFINITY": 0.0,
+    # While a shopper's recommendations are being recomputed, the For-you page reloads
+    # itself every FOR_YOU_REFRESH_SECONDS, at most FOR_YOU_REFRESH_MAX times in a row.
+    "FOR_YOU_REFRESH_SECONDS": 3,
+    "FOR_YOU_REFRESH_MAX": 20,
 }
 
 # Settings that name code; resolved to objects on access.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.core.cache import cache
-from django.db.models import Case, F, FloatField, Func, QuerySet, Sum, Value, When
+from django.db.models import Case, F, FloatField, Func, Max, QuerySet, Sum, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -140,6 +140,7 @@ def quiz_rounds(*, products: int = 6, styles_per_round: int = 3) -> list[tuple]:
 # --- Recommendations (stylerecs/services/recommendations.py writes them) ----------------
 
 POPULAR_REASON = "Popular right now"
+NEW_REASON = "New in the shop"
 POPULAR_CACHE_SECONDS = 60
 
 
@@ -197,34 +198,51 @@ def _products_prefetched(ids) -> dict:
     return {p.pk: p for p in (products.prefetch_related(*prefetch) if prefetch else products)}
 
 
-def popular_products(*, limit: int = 24) -> list:
-    """The most popular available products; the newest fill up a quiet shop.
-
-    The popularity ranking is an aggregate over recent interactions, so it is cached
-    for ``POPULAR_CACHE_SECONDS`` (a minute of staleness is invisible to shoppers).
-    """
+def _popular_ids(*, limit: int) -> list:
+    """Ids of the most popular products, cached for ``POPULAR_CACHE_SECONDS``."""
     key = f"stylerecs:popular:{limit}"
     ids = cache.get(key)
     if ids is None:
         ids = [pk for pk, _ in popularity_scores(limit=limit * 2)]
         cache.set(key, ids, POPULAR_CACHE_SECONDS)
+    return ids
+
+
+def popular_products_ranked(*, limit: int = 24) -> list[tuple]:
+    """``[(product, is_popular)]``: the most popular available products, then the newest
+    to fill up a quiet shop (``is_popular`` False for those: nobody has shown interest in
+    them yet, so they must not be called popular).
+
+    The popularity ranking is an aggregate over recent interactions, so it is cached
+    for ``POPULAR_CACHE_SECONDS`` (a minute of staleness is invisible to shoppers).
+    """
+    popular = _popular_ids(limit=limit)
     fill = (
         get_product_model()
-        ._default_manager.exclude(pk__in=ids)
+        ._default_manager.exclude(pk__in=popular)
         .order_by("-pk")
         .values_list("pk", flat=True)[: limit * 2]
     )
-    ids = [*ids, *fill]
+    ids = [*popular, *fill]
     adapter = get_adapter()
     products = _products_prefetched(ids)
-    ranked = [products[pk] for pk in ids if pk in products]
-    return [p for p in ranked if adapter.is_available(p)][:limit]
+    popular_set = set(popular)
+    ranked = [(products[pk], pk in popular_set) for pk in ids if pk in products]
+    return [(p, hot) for p, hot in ranked if adapter.is_available(p)][:limit]
+
+
+def popular_products(*, limit: int = 24) -> list:
+    """The most popular available products; the newest fill up a quiet shop."""
+    return [product for product, _ in popular_products_ranked(limit=limit)]
 
 
 def recommendations_for(*, shopper, limit: int = 24) -> list[dict]:
-    """A shopper's stored recommendations, best first: dicts of product, score, rank
-    and reason. Popular products (reason "Popular right now") when there are none yet
-    (a new shopper, personalisation off, or no shopper at all).
+    """A shopper's stored recommendations, best first: dicts of product, score, rank,
+    reason and ``personalised`` (True for stored ones).
+
+    When there are none yet (a new shopper, personalisation off, or no shopper at all):
+    popular products (reason "Popular right now"), then the newest ones (reason "New in
+    the shop"), ``personalised`` False.
     """
     rows = []
     if shopper is not None:
@@ -237,16 +255,56 @@ def recommendations_for(*, shopper, limit: int = 24) -> list[dict]:
         )
         adapter = get_adapter()
         rows = [
-            {"product": r.product, "score": r.score, "rank": r.rank, "reason": r.reason}
+            {
+                "product": r.product,
+                "score": r.score,
+                "rank": r.rank,
+                "reason": r.reason,
+                "personalised": True,
+            }
             for r in recs
             if adapter.is_available(r.product)
         ][:limit]
     if rows:
         return rows
     return [
-        {"product": product, "score": 0.0, "rank": rank, "reason": _(POPULAR_REASON)}
-        for rank, product in enumerate(popular_products(limit=limit), start=1)
+        {
+            "product": product,
+            "score": 0.0,
+            "rank": rank,
+            "reason": _(POPULAR_REASON) if hot else _(NEW_REASON),
+            "personalised": False,
+        }
+        for rank, (product, hot) in enumerate(popular_products_ranked(limit=limit), start=1)
     ]
+
+
+def recommendations_pending(*, shopper) -> bool:
+    """Whether the shopper told us something (an event, a quiz, a preference) after
+    their recommendations were last computed: the workers are rescoring them."""
+    if shopper is None:
+        return False
+    # Learned preferences are written by the scoring itself: only the shopper's own count.
+    explicit = StylePreference.objects.filter(shopper.q(), source=PreferenceSource.EXPLICIT)
+    told = [
+        explicit.aggregate(at=Max("updated_at"))["at"],
+        Interaction.objects.filter(shopper.q()).aggregate(at=Max("created_at"))["at"],
+    ]
+    told = [at for at in told if at is not None]
+    if not told:
+        return False
+    computed = Recommendation.objects.filter(shopper.q()).aggregate(at=Max("computed_at"))["at"]
+    return computed is None or computed < max(told)
+
+
+def style_affinities(*, product_ids, style) -> dict:
+    """``{product pk: affinity}`` of products to one style (products with a profile)."""
+    return dict(
+        ProductStyleProfile.objects.filter(product_id__in=list(product_ids))
+        .annotate(affinity=_Affinity(style.pk))
+        .exclude(affinity=None)
+        .values_list("product_id", "affinity")
+    )
 
 
 def top_style_for(*, shopper) -> Style | None:

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from . import selectors
 from .api.throttles import EventRateThrottle
-from .conf import get_adapter
+from .conf import get_adapter, stylerecs_settings
 from .forms import EventForm, PreferencesForm, QuizForm
 from .models import Style
 from .pictures import picture_sets
@@ -28,7 +28,6 @@ from .services import privacy as privacy_services
 from .services.events import interaction_record
 from .shoppers import shopper_from_request
 
-POPULAR_REASON = "Popular right now"
 FOR_YOU_LIMIT = 24
 # Cards loaded without waiting for a scroll (about one row on a desktop).
 EAGER_CARDS = 4
@@ -50,14 +49,23 @@ def _back(request, fallback: str) -> str:
 
 
 def _cards(rows: list[dict], style) -> list[dict]:
-    """Rows of recommendations with what a card shows, in the shopper's top style."""
-    styled = (
-        selectors.approved_variants_in_style(
-            product_ids=[r["product"].pk for r in rows], style=style
-        )
-        if style is not None
-        else {}
-    )
+    """Rows of recommendations with what a card shows.
+
+    A card leads with the product in the shopper's top style only where the product
+    suits that style (its style profile's affinity is above
+    ``FOR_YOU_STYLE_MIN_AFFINITY``): a style that makes a product muddy would sell it
+    worse than its own photo. Products without a profile show their own photo.
+    """
+    styled = {}
+    if style is not None:
+        ids = [r["product"].pk for r in rows]
+        floor = float(stylerecs_settings.FOR_YOU_STYLE_MIN_AFFINITY)
+        suits = {
+            pk
+            for pk, affinity in selectors.style_affinities(product_ids=ids, style=style).items()
+            if affinity > floor
+        }
+        styled = selectors.approved_variants_in_style(product_ids=suits, style=style)
     adapter = get_adapter()
     photos = {row["product"].pk: adapter.image_file(row["product"]) for row in rows}
     renditions = picture_sets(
@@ -74,6 +82,7 @@ def _cards(rows: list[dict], style) -> list[dict]:
                 "title": adapter.title(product),
                 "url": adapter.url(product),
                 "price": adapter.price(product),
+                "price_display": adapter.price_display(product),
                 "available": adapter.is_available(product),
                 "image": image.url if image else "",
                 "photo": image,
@@ -87,13 +96,29 @@ def _cards(rows: list[dict], style) -> list[dict]:
     return cards
 
 
+def _refreshes_so_far(request) -> int:
+    try:
+        return max(0, int(request.GET.get("waiting", 0)))
+    except ValueError:
+        return 0
+
+
 def for_you(request):
-    """The shopper's stored recommendations with their reasons; popular ones when none."""
+    """The shopper's stored recommendations with their reasons; popular ones when none.
+
+    While the workers are rescoring the shopper (after the quiz, a like, a new
+    preference), the page reloads itself every ``FOR_YOU_REFRESH_SECONDS`` until the new
+    recommendations are there, at most ``FOR_YOU_REFRESH_MAX`` times (a worker that is
+    down must not make the page reload forever). A plain meta refresh: no script needed.
+    """
     shopper = shopper_from_request(request, create=False)
     enabled = shopper is None or preference_services.personalisation_enabled(shopper=shopper)
     rows = selectors.recommendations_for(shopper=shopper, limit=FOR_YOU_LIMIT)
-    personalised = any(row["reason"] != POPULAR_REASON for row in rows)
+    personalised = any(row["personalised"] for row in rows)
     top_style = selectors.top_style_for(shopper=shopper) if shopper and enabled else None
+    pending = enabled and selectors.recommendations_pending(shopper=shopper)
+    waiting = _refreshes_so_far(request)
+    refresh = pending and waiting < int(stylerecs_settings.FOR_YOU_REFRESH_MAX)
     return render(
         request,
         "stylerecs/for_you.html",
@@ -102,6 +127,10 @@ def for_you(request):
             "personalised": personalised,
             "personalisation_enabled": enabled,
             "top_style": top_style,
+            "pending": pending,
+            "refresh": refresh,
+            "refresh_seconds": int(stylerecs_settings.FOR_YOU_REFRESH_SECONDS),
+            "next_waiting": waiting + 1,
         },
     )
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -161,7 +162,34 @@ class Worker:
 
 
 @pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
+def worker_media_root(tmp_path_factory) -> Path:
+    """The worker's MEDIA_ROOT: a fresh folder per test run, never a previous run's."""
+    return tmp_path_factory.mktemp("worker-media")
+
+
+@pytest.fixture(autouse=True)
+def media_root(request, tmp_path_factory):
+    """Every test stores its files in a MEDIA_ROOT of its own.
+
+    A test that uses the worker shares the worker's folder (the worker is one process for
+    the session and reads MEDIA_ROOT once), which is fresh for each run; every other test
+    gets an empty folder of its own. Engine tests run without Django and need none.
+    """
+    if not request.config.pluginmanager.has_plugin("django"):
+        yield None
+        return
+    from django.test import override_settings
+
+    if "celery_worker" in request.fixturenames:
+        root = request.getfixturevalue("worker_media_root")
+    else:
+        root = tmp_path_factory.mktemp("media")
+    with override_settings(MEDIA_ROOT=str(root)):
+        yield root
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory, worker_media_root):
     """One worker for the whole session; the queues are purged before it starts."""
     from workers.celery import app
 
@@ -173,9 +201,18 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
         for queue in ("gpu", "default"):
             conn.default_channel.queue_purge(queue)
     log = tmp_path_factory.mktemp("worker") / "worker.log"
-    worker = Worker(_worker_env(name), log).start()
+    env = _worker_env(name)
+    env["MEDIA_ROOT"] = str(worker_media_root)
+    worker = Worker(env, log).start()
     yield worker
     worker.stop()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def wait_for(predicate, *, timeout: float = 60, interval: float = 0.2, what: str = "condition"):

@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
+from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
@@ -76,7 +77,28 @@ class GenerationBatchAdmin(admin.ModelAdmin):
         batch = get_object_or_404(GenerationBatch, pk=pk)
         if not self.has_view_permission(request, batch):
             return JsonResponse({"detail": "forbidden"}, status=403)
-        return JsonResponse(selectors.batch_progress(batch=batch))
+        return JsonResponse({**selectors.batch_progress(batch=batch), **self._page_fields(batch)})
+
+    def _page_fields(self, batch: GenerationBatch) -> dict:
+        """What the batch page shows outside the progress box, as the admin renders it:
+        the script writes these into the page's title and fields as the batch runs, so
+        that "Ready" and "Finished at" never disagree with the box."""
+
+        def shown(value):
+            if value is None:
+                return self.get_empty_value_display()
+            return formats.localize(timezone.template_localtime(value))
+
+        return {
+            "title": str(batch),
+            "fields": {
+                "total": str(batch.total),
+                "ready": str(batch.ready),
+                "failed": str(batch.failed),
+                "started_at": shown(batch.started_at),
+                "finished_at": shown(batch.finished_at),
+            },
+        }
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         batch = self.get_object(request, object_id)

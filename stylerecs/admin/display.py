@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
 
 THUMB = '<img src="{}" alt="{}" style="max-height:{}px;max-width:{}px;border-radius:4px">'
 
 
-def thumbnail(field_file, alt: str = "", size: int = 80) -> str:
-    """An ``<img>`` of ``field_file`` at most ``size`` px high, or a dash when empty."""
+def thumbnail(field_file, alt: str, size: int = 80) -> str:
+    """An ``<img>`` of ``field_file`` at most ``size`` px high, or a dash when empty.
+
+    ``alt`` is required: staff using a screen reader must hear what each image is.
+    """
     if not field_file:
         return "—"
     return format_html(THUMB, field_file.url, alt, size, size * 2)
+
+
+def original_alt(title: str) -> str:
+    return _("%(title)s: original photo") % {"title": title}
+
+
+def variant_alt(title: str, style) -> str:
+    return _("%(title)s in the %(style)s style") % {"title": title, "style": style}

@@ -15,7 +15,7 @@ from ..conf import get_adapter
 from ..forms import GenerateVariantsForm
 from ..models import ProductStyleProfile, StylizedVariant
 from ..services.variants import variants_request
-from .display import thumbnail
+from .display import original_alt, thumbnail, variant_alt
 
 
 class StylizedVariantInline(admin.TabularInline):
@@ -24,6 +24,10 @@ class StylizedVariantInline(admin.TabularInline):
     model = StylizedVariant
     fk_name = "product"
     extra = 0
+    # Variants come from the generate action, never from this form: with no add
+    # permission and max_num 0 the admin's inline script offers no "Add another" link
+    # (it had one, dead, whose click raised a JS error).
+    max_num = 0
     can_delete = False
     show_change_link = True
     fields = ["original", "variant", "style", "style_version", "status", "error"]
@@ -36,11 +40,13 @@ class StylizedVariantInline(admin.TabularInline):
 
     @admin.display(description=_("Original"))
     def original(self, obj: StylizedVariant) -> str:
-        return thumbnail(get_adapter().image_file(obj.product), "original", 120)
+        adapter = get_adapter()
+        alt = original_alt(adapter.title(obj.product))
+        return thumbnail(adapter.image_file(obj.product), alt, 120)
 
     @admin.display(description=_("Variant"))
     def variant(self, obj: StylizedVariant) -> str:
-        return thumbnail(obj.image, str(obj.style), 120)
+        return thumbnail(obj.image, variant_alt(get_adapter().title(obj.product), obj.style), 120)
 
 
 class ProductStyleProfileInline(admin.StackedInline):
@@ -49,12 +55,18 @@ class ProductStyleProfileInline(admin.StackedInline):
     model = ProductStyleProfile
     fk_name = "product"
     extra = 0
-    max_num = 1
     can_delete = False
     fields = ["top_styles", "vector_model", "vector_dim", "updated_at"]
     readonly_fields = fields
     verbose_name = _("style profile")
     verbose_name_plural = _("Style profile (top styles by affinity)")
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        # Computed by the workers, never added here: no "Add another" link (a one-to-one
+        # inline is given max_num 1 whatever the class says, so it is set afterwards).
+        formset.max_num = 0
+        return formset
 
     def has_add_permission(self, request, obj=None):
         return False

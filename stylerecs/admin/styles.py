@@ -55,11 +55,15 @@ class StyleAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("Reference"))
     def preview(self, obj: Style) -> str:
-        return thumbnail(obj.reference_image, obj.name, 48)
+        return thumbnail(
+            obj.reference_image, _("%(style)s: reference image") % {"style": obj.name}, 48
+        )
 
     @admin.display(description=_("Reference preview"))
     def reference_preview(self, obj: Style) -> str:
-        return thumbnail(obj.reference_image, obj.name, 240)
+        return thumbnail(
+            obj.reference_image, _("%(style)s: reference image") % {"style": obj.name}, 240
+        )
 
     @admin.display(description=_("Embedding"))
     def embedding(self, obj: Style) -> str:

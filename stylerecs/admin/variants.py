@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from ..conf import get_adapter
 from ..models import StylizedVariant, VariantStatus
 from ..services.variants import variants_review
-from .display import thumbnail
+from .display import original_alt, thumbnail, variant_alt
 from .renditions import renditions_table
 
 
@@ -72,6 +72,11 @@ class StylizedVariantAdmin(admin.ModelAdmin):
         ),
     ]
 
+    def get_search_fields(self, request):
+        # Staff look a variant up by its product's title, whatever the host calls it.
+        product = [f"product__{name}" for name in get_adapter().search_fields()]
+        return [*product, *self.search_fields]
+
     def has_add_permission(self, request):
         return False
 
@@ -85,21 +90,29 @@ class StylizedVariantAdmin(admin.ModelAdmin):
     def time_taken(self, obj):
         return "—" if obj.seconds is None else f"{obj.seconds:.2f} s"
 
+    def _variant(self, obj, size: int) -> str:
+        return thumbnail(obj.image, variant_alt(get_adapter().title(obj.product), obj.style), size)
+
+    def _original(self, obj, size: int) -> str:
+        adapter = get_adapter()
+        alt = original_alt(adapter.title(obj.product))
+        return thumbnail(adapter.image_file(obj.product), alt, size)
+
     @admin.display(description=_("Variant"))
     def variant_thumb(self, obj):
-        return thumbnail(obj.image, str(obj.style), 64)
+        return self._variant(obj, 64)
 
     @admin.display(description=_("Original"))
     def original_thumb(self, obj):
-        return thumbnail(get_adapter().image_file(obj.product), "original", 64)
+        return self._original(obj, 64)
 
     @admin.display(description=_("Variant"))
     def variant_large(self, obj):
-        return thumbnail(obj.image, str(obj.style), 360)
+        return self._variant(obj, 360)
 
     @admin.display(description=_("Original"))
     def original_large(self, obj):
-        return thumbnail(get_adapter().image_file(obj.product), "original", 360)
+        return self._original(obj, 360)
 
     @admin.display(description=_("Renditions"))
     def renditions(self, obj):

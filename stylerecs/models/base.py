@@ -32,3 +32,10 @@ class VectorMixin(models.Model):
         self.vector_dim = array.shape[0]
         self.vector_dtype = dtype
         self.vector_model = model_version
+
+
+def product_title(product) -> str:
+    """A product's name as the host's adapter tells it (for ``__str__`` of our models)."""
+    from ..conf import get_adapter  # the adapter may import the host's models
+
+    return get_adapter().title(product)

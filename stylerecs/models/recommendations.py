@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from .base import PRODUCT_MODEL, VectorMixin
+from .base import PRODUCT_MODEL, VectorMixin, product_title
 
 
 class ProductStyleProfile(VectorMixin):
@@ -20,7 +20,7 @@ class ProductStyleProfile(VectorMixin):
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
-        return f"Style profile of product {self.product_id}"
+        return f"Style profile of {product_title(self.product)}"
 
 
 class Recommendation(models.Model):
@@ -48,4 +48,4 @@ class Recommendation(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.rank} {self.product_id} for {self.user or self.session_key}"
+        return f"#{self.rank} {product_title(self.product)} for {self.user or self.session_key}"

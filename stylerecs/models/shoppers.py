@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from .base import PRODUCT_MODEL
+from .base import PRODUCT_MODEL, product_title
 from .styles import Style, StylizedVariant
 
 
@@ -129,4 +129,4 @@ class Interaction(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user or self.session_key} {self.kind} {self.product_id}"
+        return f"{self.user or self.session_key} {self.kind} {product_title(self.product)}"

@@ -8,7 +8,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from .base import PRODUCT_MODEL, VectorMixin
+from .base import PRODUCT_MODEL, VectorMixin, product_title
 
 
 class Style(VectorMixin):
@@ -105,7 +105,7 @@ class StylizedVariant(models.Model):
         indexes = [models.Index(fields=["product", "status"], name="stylerecs_variant_prod_st")]
 
     def __str__(self) -> str:
-        return f"{self.style} v{self.style_version} of product {self.product_id}"
+        return f"{self.style} v{self.style_version} of {product_title(self.product)}"
 
     @property
     def is_visible_to_shoppers(self) -> bool:

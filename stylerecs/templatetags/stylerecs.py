@@ -26,7 +26,9 @@ def stylerecs_variant_switcher(context, product, size: int = 640, lead_style=Non
     """The product photo with its approved stylized variants and a way to switch.
 
     Leads with the variant in ``lead_style`` if given, else in the shopper's top style
-    (from their preferences), else the first style by name. Works without JavaScript
+    (from their preferences). A shopper with no style yet (a first visit) sees the
+    original photo first, with the styles offered as tabs; a variant leads without a
+    style only where the product has no original photo. Works without JavaScript
     (radio buttons and CSS); only approved variants of active styles are ever shown, the
     newest version of each style.
     """
@@ -40,6 +42,9 @@ def stylerecs_variant_switcher(context, product, size: int = 640, lead_style=Non
     if lead is not None:
         # A stable sort: the shopper's style first, the others keep their order.
         variants.sort(key=lambda v: v.style_id != lead.pk)
+    leading = next((v for v in variants if lead is not None and v.style_id == lead.pk), None)
+    if leading is None and original is None and variants:
+        leading = variants[0]
     names = [original.name] if original else []
     names += [v.image.name for v in variants]
     return {
@@ -47,6 +52,7 @@ def stylerecs_variant_switcher(context, product, size: int = 640, lead_style=Non
         "title": get_adapter().title(product),
         "original": original,
         "variants": variants,
+        "leading": leading,
         "size": size,
         "sizes": f"(max-width: {size}px) 100vw, {size}px",
         # One query for every picture of the switcher (main panels and tabs).

@@ -156,12 +156,15 @@ def test_staff_generate_and_approve_variants_then_shopper_switches_styles(
     screenshot("05b-approved")
     assert sorted(variants.values_list("status", flat=True)) == [VariantStatus.APPROVED] * 4
 
-    # The storefront leads with the first style's variant (styles by name: Noir first).
+    # A visitor with no style yet sees the product's own photo first, the styles as tabs.
     page.goto(f"{live_server.url}{cat_print.get_absolute_url()}")
     expect(page.get_by_role("heading", name="Chelsea cat print")).to_be_visible()
     switcher = page.locator(f"#sr-{cat_print.pk}")
     shown = switcher.locator(".stylerecs-panel:visible")
     expect(shown).to_have_count(1)
+    expect(shown).to_have_class(re.compile(r"\bstylerecs-panel-original\b"))
+    tabs = switcher.locator(".stylerecs-tabs")
+    tabs.locator(".stylerecs-tab[data-style=noir]").click()
     expect(shown).to_have_class(re.compile(r"\bstylerecs-panel-variant\b"))
     expect(shown).to_have_attribute("data-style", "noir")
     expect(shown.locator("figcaption")).to_have_text("In the Noir style")
@@ -170,7 +173,6 @@ def test_staff_generate_and_approve_variants_then_shopper_switches_styles(
     assert wait_until_loaded(shown.locator("img")) > 0
 
     # The tabs switch panels with CSS alone: the original, then the other style.
-    tabs = switcher.locator(".stylerecs-tabs")
     tabs.get_by_text("Original", exact=True).click()
     expect(shown).to_have_count(1)
     expect(shown).to_have_class(re.compile(r"\bstylerecs-panel-original\b"))

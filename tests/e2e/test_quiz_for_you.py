@@ -3,8 +3,9 @@
 Drives a real Chromium against the live server and the real Celery worker, which does
 everything a worker does in production: it stylizes the variants, embeds the product
 photos, and rescores the shopper after each burst of events (debounced). The browser
-waits for the worker to rewrite the Recommendations, then reloads, as a person would
-come back to the page. Screenshots go to test-artifacts/e2e/ (prefix 1x-).
+waits for the worker to rewrite the Recommendations; after the quiz the For-you page
+refreshes itself until they are in, later visits show the rescored set. Screenshots go
+to test-artifacts/e2e/ (prefix 1x-).
 """
 
 from __future__ import annotations
@@ -142,12 +143,14 @@ def test_quiz_then_for_you_in_my_style_then_likes_change_it(
 
     expect(page).to_have_url(f"{live_server.url}/for-you/")
     expect(page.locator(".messages")).to_contain_text("Your style: Noir")
+    expect(page.locator(".sr-pending")).to_contain_text("Updating your picks")
     anon_id = StylePreference.objects.get(style=noir).session_key
     computed = wait_for_rescoring(anon_id, worker=celery_worker)
-    page.reload()
 
+    # No reload by the test: the page refreshes itself until the new picks are in.
     hero = page.locator(".sr-hero")
-    expect(hero).to_contain_text("Picked for your taste")
+    expect(hero).to_contain_text("Picked for your taste", timeout=30_000)
+    expect(page.locator(".sr-pending")).to_have_count(0)
     expect(hero).to_contain_text("your favourite style, Noir")
     cards = page.locator(".sr-card")
     expect(cards.first.locator(".sr-style-tag")).to_have_text("Noir")

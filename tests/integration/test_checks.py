@@ -42,3 +42,20 @@ def test_demo_settings_pass_the_checks():
 )
 def test_misconfiguration_gives_a_coded_error(overrides, expected):
     assert expected in ids(**overrides)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"FOR_YOU_STYLE_MIN_AFFINITY": 2}, "stylerecs.E030"),
+        ({"FOR_YOU_STYLE_MIN_AFFINITY": "high"}, "stylerecs.E030"),
+        ({"FOR_YOU_REFRESH_SECONDS": 0}, "stylerecs.E031"),
+        ({"FOR_YOU_REFRESH_MAX": -1}, "stylerecs.E031"),
+        ({"FOR_YOU_REFRESH_MAX": 2.5}, "stylerecs.E031"),
+    ],
+)
+def test_for_you_settings_out_of_range_give_a_coded_error(overrides, expected):
+    from django.conf import settings
+
+    assert expected in ids(STYLERECS={**settings.STYLERECS, **overrides})
+    assert expected not in ids()

@@ -14,12 +14,18 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
 def test_demo_flow_on_sqlite_and_filesystem_broker(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "MEDIA_ROOT"}
+    }
     env.update(
         STYLERECS_VAR_DIR=str(tmp_path), DEBUG="1", STYLERECS_AUTO_APPROVE="1", PYTHONUNBUFFERED="1"
     )
@@ -87,8 +93,10 @@ def test_demo_flow_on_sqlite_and_filesystem_broker(tmp_path):
     slug = db.execute("select slug from shop_product order by id limit 1").fetchone()[0]
     assert db.execute("select count(*) from shop_product").fetchone()[0] == 3
 
+    # A port of its own: two test runs on one machine must not meet on a fixed one.
+    addr = f"127.0.0.1:{free_port()}"
     server = subprocess.Popen(
-        [sys.executable, "manage.py", "runserver", "127.0.0.1:8765", "--noreload"],
+        [sys.executable, "manage.py", "runserver", addr, "--noreload"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -100,14 +108,14 @@ def test_demo_flow_on_sqlite_and_filesystem_broker(tmp_path):
         body = ""
         for _ in range(100):
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:8765/products/{slug}/") as r:
+                with urllib.request.urlopen(f"http://{addr}/products/{slug}/") as r:
                     body = r.read().decode()
                 break
             except OSError:
                 time.sleep(0.2)
         assert "In the Noir style" in body and "In the Vintage style" in body
         image_url = body.split("stylerecs-panel-variant")[1].split('src="')[1].split('"')[0]
-        with urllib.request.urlopen(f"http://127.0.0.1:8765{image_url}") as r:
+        with urllib.request.urlopen(f"http://{addr}{image_url}") as r:
             assert r.headers["Content-Type"] == "image/jpeg"
     finally:
         server.terminate()

@@ -11,6 +11,7 @@ import json
 import re
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.test import Client, override_settings
@@ -341,7 +342,9 @@ def test_for_you_shows_stored_recommendations_with_reasons_in_the_top_style(cata
     user = User.objects.create_user("dora", password="pw")
     first, second, third = catalogue["products"]
     recommend(user, [second, third, first])
-    preferences_set(shopper=Shopper.for_user(user), weights={catalogue["noir"].pk: 0.9})
+    noir = catalogue["noir"]
+    preferences_set(shopper=Shopper.for_user(user), weights={noir.pk: 0.9})
+    ProductStyleProfile.objects.create(product=second, affinities={str(noir.pk): 0.6})
     client = Client()
     client.force_login(user)
 
@@ -355,6 +358,36 @@ def test_for_you_shows_stored_recommendations_with_reasons_in_the_top_style(cata
     assert noir_image in page  # the card shows the product in the shopper's style
 
 
+def test_for_you_shows_the_own_photo_where_the_shoppers_style_does_not_suit_the_product(
+    catalogue,
+):
+    user = User.objects.create_user("ivy", password="pw")
+    first, second, _ = catalogue["products"]
+    recommend(user, [first, second])
+    noir = catalogue["noir"]
+    preferences_set(shopper=Shopper.for_user(user), weights={noir.pk: 0.9})
+    # Both have a Noir variant; Noir suits the coffee print, it makes the cat muddy.
+    ProductStyleProfile.objects.create(product=first, affinities={str(noir.pk): -0.4})
+    ProductStyleProfile.objects.create(product=second, affinities={str(noir.pk): 0.5})
+    client = Client()
+    client.force_login(user)
+
+    page = client.get(reverse("stylerecs:for_you")).content.decode()
+    grid = page.split('<div class="sr-grid"')[1]
+    cards = {alt: src for src, alt in re.findall(r'<img src="([^"]+)" alt="([^"]+)"', grid)}
+
+    noir_coffee = catalogue["variants"][(second.pk, "noir")].image.url
+    assert cards["Coffee print in the Noir style"] == noir_coffee
+    assert cards["Chelsea print"] == first.primary_image.image.url
+    assert catalogue["variants"][(first.pk, "noir")].image.url not in page
+
+    # The floor is a setting: above the coffee print's affinity, no card is restyled.
+    with override_settings(STYLERECS={**settings.STYLERECS, "FOR_YOU_STYLE_MIN_AFFINITY": 0.5}):
+        strict = client.get(reverse("stylerecs:for_you")).content.decode()
+    assert "in the Noir style" not in strict
+    assert second.primary_image.image.url in strict
+
+
 def test_for_you_falls_back_to_popular_products(catalogue):
     Interaction.objects.create(
         session_key="someone", product=catalogue["products"][2], kind="purchase"
@@ -364,8 +397,51 @@ def test_for_you_falls_back_to_popular_products(catalogue):
 
     titles = re.findall(r"<h2>(.*?)</h2>", page)
     assert titles[0] == "Rocket print"  # bought, so popular
-    assert "Popular right now" in page
+    reasons = re.findall(r'<p class="sr-reason">(.*?)</p>', page)
+    # Only the product someone bought is called popular; the others are just new.
+    assert reasons == ["Popular right now", "New in the shop", "New in the shop"]
+    assert page.count('<span class="price">$10.00</span>') == 3  # the adapter's price text
     assert "don't know your style yet" in page and "Take the style quiz" in page
+
+
+def test_for_you_of_a_shop_without_popularity_data_calls_nothing_popular(catalogue):
+    page = Client().get(reverse("stylerecs:for_you")).content.decode()
+
+    assert len(re.findall(r"<h2>(.*?)</h2>", page)) == 3
+    assert "Popular right now" not in page.split('<div class="sr-grid"')[1]
+    assert page.count("New in the shop") == 3
+
+
+def test_for_you_refreshes_itself_until_the_new_recommendations_are_in(catalogue):
+    user = User.objects.create_user("jo", password="pw")
+    shopper = Shopper.for_user(user)
+    client = Client()
+    client.force_login(user)
+    url = reverse("stylerecs:for_you")
+    refresh = re.compile(r'<meta http-equiv="refresh" content="3;url=([^"]+)">')
+
+    quiet = client.get(url).content.decode()
+    assert not refresh.search(quiet)  # nothing told yet: nothing being computed
+
+    preferences_set(shopper=shopper, weights={catalogue["noir"].pk: 0.8})  # as the quiz does
+    waiting = client.get(url).content.decode()
+    assert refresh.search(waiting).group(1) == f"{url}?waiting=1"
+    assert "Updating your picks" in waiting
+    assert refresh.search(client.get(url, {"waiting": "7"}).content.decode()).group(1) == (
+        f"{url}?waiting=8"
+    )
+    assert refresh.search(client.get(url, {"waiting": "junk"}).content.decode())
+
+    # A worker that never answers: the page stops reloading after FOR_YOU_REFRESH_MAX.
+    given_up = client.get(url, {"waiting": "20"}).content.decode()
+    assert not refresh.search(given_up)
+    assert "still being worked out" in given_up
+
+    recommend(user, [catalogue["products"][1]])  # the worker stored the new set
+    arrived = client.get(url, {"waiting": "3"}).content.decode()
+    assert not refresh.search(arrived)
+    assert "Updating your picks" not in arrived
+    assert re.findall(r"<h2>(.*?)</h2>", arrived) == ["Coffee print"]
 
 
 def test_catalogue_sorts_for_you_and_filters_by_style(catalogue):
@@ -398,16 +474,38 @@ def test_product_page_leads_with_the_shoppers_top_style(catalogue):
     preferences_set(shopper=Shopper.for_user(user), weights={catalogue["vintage"].pk: 0.8})
     client = Client()
 
-    def checked_style(page: str) -> str:
-        checked = re.search(r'id="sr-\d+-v(\d+)"[^>]*checked', page).group(1)
-        return next(slug for (pk, slug), v in variants.items() if v.pk == int(checked))
+    def checked(page: str) -> str:
+        """The panel the page opens on: "original" or the slug of the variant's style."""
+        found = re.findall(r'id="sr-\d+-(original|v\d+)"[^>]*checked', page)
+        assert len(found) == 1, found  # exactly one radio is chosen
+        if found[0] == "original":
+            return "original"
+        return next(slug for (pk, slug), v in variants.items() if f"v{v.pk}" == found[0])
 
     anonymous = client.get(product.get_absolute_url()).content.decode()
     client.force_login(user)
     signed_in = client.get(product.get_absolute_url()).content.decode()
 
-    assert checked_style(anonymous) == "noir"  # no taste known: styles by name
-    assert checked_style(signed_in) == "vintage"
+    # A first visit (no style known) opens on the product's own photo, the styles
+    # offered beside it; the alphabetically first style ("noir") does not lead.
+    assert checked(anonymous) == "original"
+    assert "In the Noir style" in anonymous and "In the Vintage style" in anonymous
+    assert checked(signed_in) == "vintage"
+
+
+def test_product_page_of_a_shopper_whose_style_has_no_variant_opens_on_the_original(
+    catalogue, make_style
+):
+    product = catalogue["products"][0]
+    user = User.objects.create_user("gil", password="pw")
+    pastel = make_style("pastel")  # liked, but this product has no variant in it
+    preferences_set(shopper=Shopper.for_user(user), weights={pastel.pk: 0.9})
+    client = Client()
+    client.force_login(user)
+
+    page = client.get(product.get_absolute_url()).content.decode()
+
+    assert re.findall(r'id="sr-\d+-(original|v\d+)"[^>]*checked', page) == ["original"]
 
 
 def test_navigation_links_every_storefront_page(db):

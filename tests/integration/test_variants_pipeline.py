@@ -53,20 +53,35 @@ def test_cli_generate_waits_for_worker_and_stores_a_real_image(
     assert "exif" not in image.info  # metadata stripped
 
 
+def _stored_files(folder: str) -> set[str]:
+    """Every file name under a storage folder, recursively."""
+    dirs, files = default_storage.listdir(folder) if default_storage.exists(folder) else ([], [])
+    found = {f"{folder}/{name}" for name in files}
+    for sub in dirs:
+        found |= _stored_files(f"{folder}/{sub}")
+    return found
+
+
 def test_second_request_reuses_existing_variant(celery_worker, make_product, make_style):
     product = make_product()
     style = make_style("ember", source="chelsea")
     first = variants_request(product_ids=[product.pk], style_ids=[style.pk])
     wait_for(lambda: finished(first), what="first batch")
     name = StylizedVariant.objects.get().image.name
+    folder, own = name.rsplit("/", 1)
+    before = _stored_files("stylerecs/variants")
 
     second = variants_request(product_ids=[product.pk], style_ids=[style.pk])
     # Nothing new to do: the second batch is complete at once and shares the variant.
     assert second.total == 1 and second.ready == 1 and second.is_finished
     assert StylizedVariant.objects.count() == 1
     assert StylizedVariant.objects.get().image.name == name
-    files = default_storage.listdir(name.rsplit("/", 1)[0])[1]
-    assert files == [name.rsplit("/", 1)[1]]
+    # No file was written for the second request, and the variant has one file: its
+    # content-addressed name, no "<digest>_abc1234.jpg" copy beside it. (The shard
+    # folder may hold other variants' files: it is named by two hex digits only.)
+    assert _stored_files("stylerecs/variants") == before
+    stem = own.rsplit(".", 1)[0]
+    assert [f for f in default_storage.listdir(folder)[1] if f.startswith(stem)] == [own]
 
 
 def test_duplicated_task_delivery_makes_no_second_row_or_file(

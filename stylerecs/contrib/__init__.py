@@ -1,0 +1,1 @@
+"""Integrations with other Django shop frameworks (each an optional extra)."""
