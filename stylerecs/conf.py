@@ -106,6 +106,10 @@ DEFAULTS: dict[str, Any] = {
     "EMBEDDING_MAX_SIDE": 256,
     # Product photos embedded per engine call.
     "PROFILE_BATCH_SIZE": 32,
+    # --- Hardening (untrusted input) ------------------------------------------------
+    # JSON request bodies nested deeper than this are refused with a 400 (the API's
+    # deepest legitimate body, the preferences, is 2 levels).
+    "MAX_JSON_DEPTH": 32,
 }
 
 # Settings that name code; resolved to objects on access.

@@ -2,7 +2,6 @@
 
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
 from . import schema, views  # noqa: F401 (schema registers OpenAPI extensions)
@@ -20,7 +19,7 @@ urlpatterns = [
     path("me/preferences/", views.PreferencesView.as_view(), name="me-preferences"),
     path("me/recommendations/", views.RecommendationsView.as_view(), name="me-recommendations"),
     path("me/data/", views.DataView.as_view(), name="me-data"),
-    path("auth/token/", obtain_auth_token, name="auth-token"),
+    path("auth/token/", views.TokenView.as_view(), name="auth-token"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="stylerecs_api:schema"), name="docs"),
     path("", include(router.urls)),

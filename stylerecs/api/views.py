@@ -11,11 +11,13 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import Throttled, ValidationError
 from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
 from .. import selectors
 from ..conf import get_adapter, get_product_model
@@ -27,7 +29,12 @@ from ..services.variants import DONE_STATUSES, variants_request, variants_review
 from ..shoppers import shopper_from_request
 from . import serializers as s
 from .permissions import CanReviewVariants, IsShopper, StaffModelPermissions
-from .throttles import EventRateThrottle, ShopperAnonThrottle, ShopperUserThrottle
+from .throttles import (
+    EventRateThrottle,
+    LoginRateThrottle,
+    ShopperAnonThrottle,
+    ShopperUserThrottle,
+)
 
 
 class StyleViewSet(viewsets.ReadOnlyModelViewSet):
@@ -62,7 +69,18 @@ class ProductViewSet(viewsets.ReadOnlyModelViewSet):
         return products
 
 
-class PreferencesView(GenericAPIView):
+class CallerView(GenericAPIView):
+    """A view of the caller's own data: its object is the caller, not a row found by id.
+
+    DRF's ``OPTIONS`` metadata calls ``get_object()`` before describing a PUT, and the
+    generic one needs a queryset these views do not have.
+    """
+
+    def get_object(self):
+        return shopper_from_request(self.request, create=False)
+
+
+class PreferencesView(CallerView):
     """The caller's explicit style weights and whether personalisation is on."""
 
     serializer_class = s.PreferencesSerializer
@@ -153,7 +171,7 @@ NOTHING_STORED = {
 }
 
 
-class DataView(GenericAPIView):
+class DataView(CallerView):
     """Download (GET) or delete (DELETE) everything stylerecs keeps about the caller."""
 
     permission_classes = [IsShopper]
@@ -165,7 +183,7 @@ class DataView(GenericAPIView):
             return Response(NOTHING_STORED)
         return Response(privacy_services.shopper_export(shopper=shopper))
 
-    @extend_schema(responses=s.DeletedSerializer)
+    @extend_schema(responses={200: s.DeletedSerializer})
     def delete(self, request):
         shopper = shopper_from_request(request, create=False)
         deleted = privacy_services.shopper_delete(shopper=shopper) if shopper else {}
@@ -194,7 +212,7 @@ class BatchViewSet(
                 source="api",
             )
         except ValueError as exc:
-            raise ValidationError({"styles": str(exc)}) from exc
+            raise ValidationError({"styles": [str(exc)]}) from exc
 
 
 REVIEW_RESPONSE = inline_serializer(
@@ -251,3 +269,28 @@ class VariantViewSet(viewsets.ReadOnlyModelViewSet):
     def reject(self, request, pk=None):
         """Never show this variant."""
         return self._review(approve=False)
+
+
+class TokenView(ObtainAuthToken):
+    """Exchange a username and password for the user's API token.
+
+    Throttled per address (``stylerecs_login``) so that it cannot be used to guess
+    passwords at speed; a host's login lockout (django-axes) applies as well, because
+    DRF authenticates with the request.
+    """
+
+    throttle_classes = [LoginRateThrottle]
+
+    def get_parsers(self):
+        # ObtainAuthToken names DRF's parsers; use the configured ones (depth, NUL).
+        return [parser() for parser in api_settings.DEFAULT_PARSER_CLASSES]
+
+    def post(self, request, *args, **kwargs):
+        try:
+            return super().post(request, *args, **kwargs)
+        except ValidationError:
+            # django-axes flags the request it refused a locked-out login on; tell the
+            # client so (429) instead of "wrong password", which it cannot fix by retrying.
+            if getattr(request, "axes_locked_out", False):
+                raise Throttled(detail="Too many failed logins: try again later.") from None
+            raise

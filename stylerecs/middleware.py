@@ -1,0 +1,59 @@
+"""One input-cleaning layer in front of every view: no NUL byte reaches the database.
+
+PostgreSQL text cannot hold U+0000, so a NUL in a query parameter, a path segment or a
+posted form field makes the query raise ``DataError`` (a 500) wherever that value is
+used in a filter: ``?style=%00``, ``/api/styles/a%00/``, an admin search. Checking each
+view would miss the next one; checking once here answers every such request with a 400
+before any view runs. JSON bodies are checked by ``stylerecs.api.parsers.JSONParser``.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpResponseBadRequest, JsonResponse
+from django.urls import Resolver404, resolve
+
+NUL = "\x00"
+MESSAGE = "Requests must not contain NUL characters (%00)."
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _has_nul(query_dict) -> bool:
+    return any(NUL in key or any(NUL in v for v in values) for key, values in query_dict.lists())
+
+
+def _is_api(path: str) -> bool:
+    """Whether ``path`` is served by a DRF view (whose clients expect JSON errors)."""
+    try:
+        match = resolve(path)
+    except Resolver404:
+        return False
+    view_class = getattr(match.func, "cls", None)
+    return view_class is not None and hasattr(view_class, "throttle_classes")
+
+
+class RejectNulMiddleware:
+    """Answer 400 to a request whose path, query string or form fields hold a NUL.
+
+    It reads a form body only for POSTs of form types, as CSRF checking does anyway;
+    other bodies are left to the view's parsers.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if self._bad(request):
+            if _is_api(request.path_info.replace(NUL, "")):
+                return JsonResponse({"detail": MESSAGE}, status=400)
+            return HttpResponseBadRequest(MESSAGE, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)
+
+    @staticmethod
+    def _bad(request) -> bool:
+        if NUL in request.path_info or _has_nul(request.GET):
+            return True
+        if request.method == "POST" and request.content_type in FORM_TYPES:
+            return _has_nul(request.POST) or any(
+                NUL in (f.name or "") for files in request.FILES.lists() for f in files[1]
+            )
+        return False
