@@ -22,7 +22,7 @@ class ProductImageInline(admin.TabularInline):
     def preview(self, obj):
         if not obj.image:
             return "—"
-        return format_html('<img src="{}" style="max-height:80px">', obj.image.url)
+        return format_html('<img src="{}" height="80">', obj.image.url)
 
 
 @admin.register(Product)
@@ -43,4 +43,4 @@ class ProductAdmin(ProductVariantsAdminMixin, admin.ModelAdmin):
         first = obj.primary_image
         if not first:
             return "—"
-        return format_html('<img src="{}" style="max-height:48px">', first.image.url)
+        return format_html('<img src="{}" height="48">', first.image.url)

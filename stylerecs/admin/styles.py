@@ -76,7 +76,7 @@ class StyleAdmin(admin.ModelAdmin):
         if not missing:
             return format_html('<span title="{}">✔</span>', _("ready to run"))
         return format_html(
-            '<span style="color:var(--error-fg,#ba2121)" title="{}">⚠ {}</span>',
+            '<strong title="{}">⚠ {}</strong>',
             ", ".join(missing),
             _("weights missing"),
         )

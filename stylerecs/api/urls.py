@@ -1,7 +1,7 @@
 """The API's URLs; a host mounts them with ``path("api/", include("stylerecs.api.urls"))``."""
 
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
 from . import schema, views  # noqa: F401 (schema registers OpenAPI extensions)
@@ -21,6 +21,12 @@ urlpatterns = [
     path("me/data/", views.DataView.as_view(), name="me-data"),
     path("auth/token/", views.TokenView.as_view(), name="auth-token"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="stylerecs_api:schema"), name="docs"),
+    path(
+        "docs/",
+        SpectacularSwaggerSplitView.as_view(
+            url_name="stylerecs_api:schema", template_name="stylerecs/api/swagger_ui.html"
+        ),
+        name="docs",
+    ),
     path("", include(router.urls)),
 ]

@@ -46,6 +46,9 @@ def stylerecs_variant_switcher(context, product, size: int = 640, lead_style=Non
         "variants": variants,
         "size": size,
         "uid": f"sr-{product.pk}",
+        # The switcher's <style> is per product; under django-csp it needs the nonce
+        # (a lazy value: reading it is what puts it into the response's header).
+        "csp_nonce": str(getattr(context.get("request"), "csp_nonce", "")),
     }
 
 
