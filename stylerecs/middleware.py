@@ -34,25 +34,27 @@ def _is_api(path: str) -> bool:
 class RejectNulMiddleware:
     """Answer 400 to a request whose path, query string or form fields hold a NUL.
 
-    It reads a form body only for POSTs of form types, as CSRF checking does anyway;
-    other bodies are left to the view's parsers.
+    It reads a form body only for POSTs of form types to non-API views, as CSRF
+    checking does anyway; API bodies are checked by the API's parsers.
     """
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        if self._bad(request):
-            if _is_api(request.path_info.replace(NUL, "")):
+        api = _is_api(request.path_info.replace(NUL, ""))
+        if self._bad(request, read_form=not api):
+            if api:
                 return JsonResponse({"detail": MESSAGE}, status=400)
             return HttpResponseBadRequest(MESSAGE, content_type="text/plain; charset=utf-8")
         return self.get_response(request)
 
     @staticmethod
-    def _bad(request) -> bool:
+    def _bad(request, *, read_form: bool) -> bool:
         if NUL in request.path_info or _has_nul(request.GET):
             return True
-        if request.method == "POST" and request.content_type in FORM_TYPES:
+        # API bodies are left to the API's parsers, which answer in JSON (and check them).
+        if read_form and request.method == "POST" and request.content_type in FORM_TYPES:
             return _has_nul(request.POST) or any(
                 NUL in (f.name or "") for files in request.FILES.lists() for f in files[1]
             )

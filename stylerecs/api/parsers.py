@@ -8,10 +8,13 @@ with a 400 instead of a 500:
   down, which DRF does not catch; serializers that walk the data recurse as well.
 - NUL characters in any key or string, JSON or form: PostgreSQL text cannot hold them
   (``DataError``), and no stylerecs field has a use for them.
+- Forms past Django's ``DATA_UPLOAD_MAX_*`` limits, which Django would answer with an
+  HTML 400 page.
 """
 
 from __future__ import annotations
 
+from django.core.exceptions import SuspiciousOperation
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
@@ -64,7 +67,10 @@ class FormParser(parsers.FormParser):
     """DRF's form parser, refusing NUL characters in names and values."""
 
     def parse(self, stream, media_type=None, parser_context=None):
-        data = super().parse(stream, media_type, parser_context)
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except SuspiciousOperation as exc:  # too many fields, too big: a JSON 400
+            raise ParseError(str(exc)) from exc
         _check_form(data)
         return data
 
@@ -73,6 +79,9 @@ class MultiPartParser(parsers.MultiPartParser):
     """DRF's multipart parser, refusing NUL characters in field names and values."""
 
     def parse(self, stream, media_type=None, parser_context=None):
-        result = super().parse(stream, media_type, parser_context)
+        try:
+            result = super().parse(stream, media_type, parser_context)
+        except SuspiciousOperation as exc:  # DATA_UPLOAD_MAX_NUMBER_FIELDS and the like
+            raise ParseError(str(exc)) from exc
         _check_form(result.data)
         return result

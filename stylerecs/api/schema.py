@@ -15,6 +15,7 @@ clients (and the schemathesis suite in tests/fuzz) can rely on the document:
 from __future__ import annotations
 
 from drf_spectacular.authentication import SessionScheme
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse
@@ -26,6 +27,21 @@ class ShopperSessionScheme(SessionScheme):
 
     target_class = "stylerecs.api.authentication.ShopperSessionAuthentication"
     priority = 0
+
+
+class ManyRelatedFieldScheme(OpenApiSerializerFieldExtension):
+    """A ``many=True`` related field with ``allow_empty=False`` needs at least one item.
+
+    drf-spectacular leaves ``allow_empty`` out, so an empty list looked valid.
+    """
+
+    target_class = "rest_framework.relations.ManyRelatedField"
+
+    def map_serializer_field(self, auto_schema, direction):
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        if not self.target.allow_empty:
+            schema["minItems"] = 1
+        return schema
 
 
 class ErrorSerializer(serializers.Serializer):

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.authtoken.views import ObtainAuthToken
-from rest_framework.decorators import action
-from rest_framework.exceptions import Throttled, ValidationError
+from rest_framework.decorators import action, api_view, permission_classes
+from rest_framework.exceptions import NotFound, Throttled, ValidationError
 from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -29,6 +34,7 @@ from ..services.variants import DONE_STATUSES, variants_request, variants_review
 from ..shoppers import shopper_from_request
 from . import serializers as s
 from .permissions import CanReviewVariants, IsShopper, StaffModelPermissions
+from .schema import ErrorSerializer
 from .throttles import (
     EventRateThrottle,
     LoginRateThrottle,
@@ -215,10 +221,13 @@ class BatchViewSet(
             raise ValidationError({"styles": [str(exc)]}) from exc
 
 
-REVIEW_RESPONSE = inline_serializer(
-    "ReviewResult",
-    {"changed": serializers.BooleanField(), "variant": s.StaffVariantSerializer()},
-)
+REVIEW_RESPONSES = {
+    200: inline_serializer(
+        "ReviewResult",
+        {"changed": serializers.BooleanField(), "variant": s.StaffVariantSerializer()},
+    ),
+    409: OpenApiResponse(ErrorSerializer, description="The variant is not finished yet."),
+}
 
 
 @extend_schema(
@@ -258,17 +267,25 @@ class VariantViewSet(viewsets.ReadOnlyModelViewSet):
         variant.refresh_from_db()
         return Response({"changed": bool(changed), "variant": self.get_serializer(variant).data})
 
-    @extend_schema(request=None, responses=REVIEW_RESPONSE)
+    @extend_schema(request=None, responses=REVIEW_RESPONSES)
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
         """Show this variant to shoppers."""
         return self._review(approve=True)
 
-    @extend_schema(request=None, responses=REVIEW_RESPONSE)
+    @extend_schema(request=None, responses=REVIEW_RESPONSES)
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
         """Never show this variant."""
         return self._review(approve=False)
+
+
+@extend_schema(exclude=True)
+@api_view(["GET", "POST", "PUT", "PATCH", "DELETE"])
+@permission_classes([AllowAny])
+def not_found(request, *args, **kwargs):
+    """Any path under the API that no endpoint serves: a JSON 404."""
+    raise NotFound()
 
 
 class TokenView(ObtainAuthToken):
