@@ -13,8 +13,17 @@ class SourceTooLarge(ValueError):
 
 
 def file_checksum(field_file) -> str:
-    """SHA-256 of a stored file, streamed (the file is not read into memory at once)."""
+    """SHA-256 of a stored file (or a new upload), streamed, not read into memory at once."""
     digest = hashlib.sha256()
+    if not getattr(field_file, "_committed", True):
+        # A new upload that the model's save has not stored yet (the admin saves the
+        # style through style_save, which hashes first): hash the upload itself.
+        upload = field_file.file
+        upload.seek(0)
+        for chunk in iter(lambda: upload.read(1 << 20), b""):
+            digest.update(chunk)
+        upload.seek(0)
+        return digest.hexdigest()
     with field_file.storage.open(field_file.name, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)

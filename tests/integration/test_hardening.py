@@ -7,6 +7,7 @@ the security pass.
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -131,3 +132,56 @@ def test_options_on_my_data_answers(db):
 
     assert response.status_code == 200
     assert response.json()["name"]
+
+
+@pytest.fixture
+def superuser_client(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    client = Client()
+    client.force_login(User.objects.create_superuser("root", "root@example.com", "pw"))
+    return client
+
+
+def _style_form(slug: str, image: bytes) -> dict:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return {
+        "name": slug.title(),
+        "slug": slug,
+        "description": "",
+        "is_active": "on",
+        "reference_image": SimpleUploadedFile(f"{slug}.jpg", image, content_type="image/jpeg"),
+        "method": "classic",
+        "strength": "0.8",
+    }
+
+
+def test_admin_adds_a_style_with_an_uploaded_reference(superuser_client):
+    from stylerecs.models import Style
+
+    from .conftest import sample_jpeg
+
+    response = superuser_client.post(
+        "/admin/stylerecs/style/add/", _style_form("ink", sample_jpeg())
+    )
+
+    assert response.status_code == 302, response.content[:2000]
+    style = Style.objects.get(slug="ink")
+    assert len(style.reference_checksum) == 64 and style.reference_image.size > 0
+
+
+def test_admin_refuses_a_reference_that_verify_accepts_but_cannot_decode(superuser_client):
+    from PIL import Image
+
+    from stylerecs.models import Style
+
+    from .conftest import sample_jpeg
+
+    cut = sample_jpeg()[:-600]  # header intact, scan cut short: Pillow's verify() passes
+    Image.open(io.BytesIO(cut)).verify()
+
+    response = superuser_client.post("/admin/stylerecs/style/add/", _style_form("cut", cut))
+
+    assert response.status_code == 200
+    assert "cannot be used as an image" in response.content.decode()
+    assert not Style.objects.filter(slug="cut").exists()
