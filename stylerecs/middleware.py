@@ -42,20 +42,21 @@ class RejectNulMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        api = _is_api(request.path_info.replace(NUL, ""))
-        if self._bad(request, read_form=not api):
-            if api:
+        # Resolving the path (to answer API clients in JSON) only when it matters.
+        bad = NUL in request.path_info or _has_nul(request.GET)
+        api = None
+        if not bad and request.method == "POST" and request.content_type in FORM_TYPES:
+            api = _is_api(request.path_info)
+            # API bodies are left to the API's parsers, which answer in JSON.
+            bad = not api and self._bad_form(request)
+        if bad:
+            if api if api is not None else _is_api(request.path_info.replace(NUL, "")):
                 return JsonResponse({"detail": MESSAGE}, status=400)
             return HttpResponseBadRequest(MESSAGE, content_type="text/plain; charset=utf-8")
         return self.get_response(request)
 
     @staticmethod
-    def _bad(request, *, read_form: bool) -> bool:
-        if NUL in request.path_info or _has_nul(request.GET):
-            return True
-        # API bodies are left to the API's parsers, which answer in JSON (and check them).
-        if read_form and request.method == "POST" and request.content_type in FORM_TYPES:
-            return _has_nul(request.POST) or any(
-                NUL in (f.name or "") for files in request.FILES.lists() for f in files[1]
-            )
-        return False
+    def _bad_form(request) -> bool:
+        return _has_nul(request.POST) or any(
+            NUL in (f.name or "") for _, files in request.FILES.lists() for f in files
+        )

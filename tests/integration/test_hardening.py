@@ -185,3 +185,12 @@ def test_admin_refuses_a_reference_that_verify_accepts_but_cannot_decode(superus
     assert response.status_code == 200
     assert "cannot be used as an image" in response.content.decode()
     assert not Style.objects.filter(slug="cut").exists()
+
+
+def test_nul_in_an_api_form_body_is_a_json_400(make_product):
+    product = make_product()
+
+    response = Client().post("/api/interactions/", {"product": product.pk, "kind": "like\x00"})
+
+    assert response.status_code == 400
+    assert "NUL" in response.json()["detail"]
