@@ -36,6 +36,9 @@ from stylerecs.engine.images import ImageError, ImageLimits, decode_image, decod
 
 from .conftest import EXAMPLES, FUZZ_SETTINGS, SEED
 
+# Pillow warns about the corrupt files it is fed on purpose (tags past the end, bad EXIF).
+pytestmark = [pytest.mark.filterwarnings("ignore::UserWarning:PIL")]
+
 FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF")
 # Small limits keep every decode of a header claiming a huge size fast.
 LIMITS = ImageLimits(max_bytes=2 * 1024 * 1024, max_pixels=4_000_000)
