@@ -11,7 +11,7 @@ TEST_ENV := SECRET_KEY=test-only-secret-key SECURE_SSL_REDIRECT=0 SERVE_MEDIA=1 
 	CELERY_BROKER_URL=$${TEST_BROKER_URL:-redis://127.0.0.1:6379/15} \
 	STYLERECS_VAR_DIR=$(CURDIR)/var/test
 
-.PHONY: install demo test test-engine lint bench browser wrk clean
+.PHONY: install demo test test-engine fuzz lint bench browser wrk clean
 
 install: $(VENV)/.installed
 
@@ -32,6 +32,11 @@ demo: install
 
 test: install browser
 	$(TEST_ENV) $(PY) -m pytest
+
+# The fuzzing suite alone (also part of `make test`): FUZZ_SEED=<n> replays a run,
+# FUZZ_EXAMPLES=<n> sets the examples per operation.
+fuzz: install
+	$(TEST_ENV) $(PY) -m pytest tests/fuzz
 
 test-engine: install
 	$(PY) -m pytest -p no:django tests/engine

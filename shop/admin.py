@@ -1,6 +1,8 @@
+from django import forms
 from django.contrib import admin
 
 from stylerecs.admin import ProductVariantsAdminMixin, thumbnail
+from stylerecs.validators import ValidatedImageFormMixin
 
 from .models import Category, Product, ProductImage
 
@@ -11,8 +13,19 @@ class CategoryAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
 
 
+class ProductImageForm(ValidatedImageFormMixin, forms.ModelForm):
+    """A product photo must decode fully (Django's ImageField only checks its header)."""
+
+    image_fields = ("image",)
+
+    class Meta:
+        model = ProductImage
+        fields = ["image", "alt", "position"]
+
+
 class ProductImageInline(admin.TabularInline):
     model = ProductImage
+    form = ProductImageForm
     extra = 1
     fields = ["preview", "image", "alt", "position"]
     readonly_fields = ["preview"]

@@ -13,9 +13,11 @@ Everything that differs between a laptop and production comes from the environme
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp import constants as csp
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -153,7 +155,6 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000"))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # Throttle counters live in this cache: set CACHE_URL=redis://... where several web
 # processes serve the site, or each process counts on its own.
@@ -190,6 +191,77 @@ REST_FRAMEWORK = {
 
 # /api/schema/ and /api/docs/ need no settings: stylerecs' views use drf-spectacular's
 # AutoSchema and serve Swagger UI from drf-spectacular-sidecar (no CDN) by default.
+
+# --- Hardening: untrusted input, client addresses, login lockout, CSP -------------
+# Every query string, path and form is refused with a 400 when it holds a NUL (which
+# PostgreSQL cannot store); JSON bodies are checked by the API's parsers.
+MIDDLEWARE.insert(1, "stylerecs.middleware.RejectNulMiddleware")
+
+# How many proxies in front of the site append to X-Forwarded-For. 0: the client's
+# address is REMOTE_ADDR and a forged header changes nothing (throttles, lockouts).
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 0 or more.")
+# Only a proxy that sets X-Forwarded-Proto (and strips the client's) may tell Django a
+# request came over HTTPS; trusting it without one lets any client claim HTTPS.
+if env_bool("SECURE_PROXY_SSL_HEADER", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+REST_FRAMEWORK.update(
+    {
+        "NUM_PROXIES": TRUSTED_PROXY_COUNT,
+        "DEFAULT_PARSER_CLASSES": [
+            "stylerecs.api.parsers.JSONParser",
+            "stylerecs.api.parsers.FormParser",
+            "stylerecs.api.parsers.MultiPartParser",
+        ],
+        # The browsable API is a development tool (forms, a page per endpoint).
+        "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
+        + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
+        "DEFAULT_SCHEMA_CLASS": "stylerecs.api.schema.AutoSchema",
+    }
+)
+# Password checks of POST /api/auth/token/, per address.
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["stylerecs_login"] = os.environ.get(
+    "API_LOGIN_RATE", "10/minute"
+)
+
+# django-axes locks a username out, from the address that guessed, after
+# AXES_FAILURE_LIMIT failed logins (the login form, the admin and the token endpoint).
+INSTALLED_APPS += ["axes", "csp"]
+AUTHENTICATION_BACKENDS = [
+    "shop.backends.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")
+AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("AXES_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "stylerecs.api.throttles.client_address"
+
+# Content-Security-Policy (django-csp): scripts and styles only from this site; inline
+# <style> blocks carry the per-response nonce. MEDIA_ORIGIN adds where uploads are
+# served from when that is another host (S3, a CDN).
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "csp.middleware.CSPMiddleware",
+)
+_MEDIA_ORIGINS = env_list("CSP_MEDIA_ORIGINS")
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp.SELF],
+        "script-src": [csp.SELF],
+        "style-src": [csp.SELF, csp.NONCE],
+        "img-src": [csp.SELF, "data:", *_MEDIA_ORIGINS],
+        "font-src": [csp.SELF],
+        "connect-src": [csp.SELF],
+        "object-src": [csp.NONE],
+        "base-uri": [csp.SELF],
+        "form-action": [csp.SELF],
+        "frame-ancestors": [csp.NONE],
+    }
+}
 
 # --- Celery -------------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")

@@ -66,13 +66,17 @@ def catalogue(request):
             if shopper is not None
             else []
         )
-        # Recommended first, in their rank; then everything else as usual.
-        rank = Case(
-            *[When(pk=pk, then=i) for i, pk in enumerate(recommended)],
-            default=len(recommended),
-            output_field=IntegerField(),
-        )
-        products = products.order_by(rank, "title", "id")
+        if recommended:
+            # Recommended first, in their rank; then everything else as usual.
+            rank = Case(
+                *[When(pk=pk, then=i) for i, pk in enumerate(recommended)],
+                default=len(recommended),
+                output_field=IntegerField(),
+            )
+            products = products.order_by(rank, "title", "id")
+        else:
+            # A CASE without a WHEN is a constant, which PostgreSQL refuses in ORDER BY.
+            products = products.order_by("title", "id")
     elif sort == "price":
         products = products.order_by("price", "title", "id")
     page = Paginator(products, PAGE_SIZE).get_page(request.GET.get("page"))

@@ -307,3 +307,21 @@ def check_rendition_settings(app_configs=None, **kwargs):
             )
         )
     return errors
+
+
+def check_hardening_settings(app_configs=None, **kwargs):
+    """The untrusted-input limits (stylerecs.middleware, stylerecs.api.parsers)."""
+    user = getattr(settings, "STYLERECS", {})
+    if not isinstance(user, dict):
+        return []
+    depth = user.get("MAX_JSON_DEPTH", DEFAULTS["MAX_JSON_DEPTH"])
+    if not isinstance(depth, int) or isinstance(depth, bool) or not 2 <= depth <= 500:
+        return [
+            Error(
+                f"STYLERECS['MAX_JSON_DEPTH'] must be an integer from 2 to 500, not {depth!r}.",
+                hint="Python's JSON decoder recurses once per level; keep it well below the "
+                "recursion limit.",
+                id="stylerecs.E150",
+            )
+        ]
+    return []

@@ -141,6 +141,10 @@ DEFAULTS: dict[str, Any] = {
     # itself every FOR_YOU_REFRESH_SECONDS, at most FOR_YOU_REFRESH_MAX times in a row.
     "FOR_YOU_REFRESH_SECONDS": 3,
     "FOR_YOU_REFRESH_MAX": 20,
+    # --- Hardening (untrusted input) ------------------------------------------------
+    # JSON request bodies nested deeper than this are refused with a 400 (the API's
+    # deepest legitimate body, the preferences, is 2 levels).
+    "MAX_JSON_DEPTH": 32,
 }
 
 # Settings that name code; resolved to objects on access.

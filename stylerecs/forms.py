@@ -2,7 +2,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from .conf import get_product_model
-from .models import InteractionKind, Style, StylizedVariant
+from .models import InteractionKind, Style, StylizedVariant, VariantStatus
 
 # Explicit weights: -1 (not for me) .. 0 (no opinion) .. 1 (love it).
 WEIGHT_MIN, WEIGHT_MAX, WEIGHT_STEP = -1.0, 1.0, 0.1
@@ -29,7 +29,13 @@ class EventForm(forms.Form):
 
     product = forms.ModelChoiceField(queryset=None)
     kind = forms.ChoiceField(choices=[(k.value, k.label) for k in KINDS])
-    variant = forms.ModelChoiceField(queryset=StylizedVariant.objects.all(), required=False)
+    # Only variants on show: a hidden style's id is refused like an unknown one.
+    variant = forms.ModelChoiceField(
+        queryset=StylizedVariant.objects.filter(
+            status=VariantStatus.APPROVED, style__is_active=True
+        ),
+        required=False,
+    )
     next = forms.CharField(required=False)
 
     def __init__(self, *args, **kwargs):

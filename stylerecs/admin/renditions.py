@@ -18,7 +18,7 @@ def renditions_table(source_name: str) -> str:
     total = sum(r.file_size for r in rows if r.status == RenditionStatus.READY)
     body = format_html_join(
         "",
-        '<tr><td>{}</td><td>{} × {}</td><td style="text-align:right" title="{} bytes">{}'
+        '<tr><td>{}</td><td>{} × {}</td><td title="{} bytes">{}'
         "</td><td>{}</td></tr>",
         (
             (
@@ -29,7 +29,7 @@ def renditions_table(source_name: str) -> str:
                 filesizeformat(row.file_size) if row.status == RenditionStatus.READY else "—",
                 format_html('<a href="{}">{}</a>', row.image.url, _("open"))
                 if row.image
-                else format_html('<span style="color:#b91c1c">{}</span>', row.error),
+                else format_html('<strong class="errors">{}</strong>', row.error),
             )
             for row in rows
         ),
@@ -37,7 +37,7 @@ def renditions_table(source_name: str) -> str:
     return format_html(
         '<table class="stylerecs-renditions"><thead><tr><th>{}</th><th>{}</th><th>{}</th>'
         "<th></th></tr></thead><tbody>{}</tbody><tfoot><tr><td colspan=2>{}</td>"
-        '<td style="text-align:right">{}</td><td></td></tr></tfoot></table>',
+        '<td>{}</td><td></td></tr></tfoot></table>',
         _("Format"),
         _("Pixels"),
         _("Size"),

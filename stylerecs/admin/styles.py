@@ -11,12 +11,33 @@ from ..conf import stylerecs_settings
 from ..models import Style
 from ..services.styles import style_save
 from ..services.variants import weights_missing_reason
+from ..validators import ValidatedImageFormMixin
 from ..weights import METHOD_WEIGHTS, missing_weights
 from .display import thumbnail
 
 
+class StyleAdminForm(ValidatedImageFormMixin, forms.ModelForm):
+    """The style form: a reference image must decode fully, as the workers will decode it."""
+
+    image_fields = ("reference_image",)
+
+    class Meta:
+        model = Style
+        fields = [
+            "name",
+            "slug",
+            "description",
+            "is_active",
+            "reference_image",
+            "method",
+            "strength",
+            "preserve_color",
+        ]
+
+
 @admin.register(Style)
 class StyleAdmin(admin.ModelAdmin):
+    form = StyleAdminForm
     list_display = [
         "preview",
         "name",
@@ -80,7 +101,7 @@ class StyleAdmin(admin.ModelAdmin):
         if not missing:
             return format_html('<span title="{}">✔</span>', _("ready to run"))
         return format_html(
-            '<span style="color:var(--error-fg,#ba2121)" title="{}">⚠ {}</span>',
+            '<strong title="{}">⚠ {}</strong>',
             ", ".join(missing),
             _("weights missing"),
         )

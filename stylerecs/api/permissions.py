@@ -31,6 +31,9 @@ class IsShopper(BasePermission):
     """
 
     message = "Could not identify you: enable cookies or authenticate."
+    # Declared in the OpenAPI schema (stylerecs.api.schema.AutoSchema): no credentials
+    # are needed; a visitor is served by session.
+    allows_anonymous = True
 
     def has_permission(self, request, view) -> bool:
         if request.method in SAFE_METHODS:

@@ -1,16 +1,31 @@
-"""OpenAPI (drf-spectacular): extensions for the API's own classes, and the schema and
-docs views that work in a host without any schema settings of its own.
+"""OpenAPI (drf-spectacular): extensions for the API's own classes, the schema class,
+and the schema and docs views that work in a host without any schema settings of its own.
 
-Imported by ``urls.py``, so the extensions are registered before any schema is generated.
+Imported by ``urls.py``, so the extensions are registered before any schema is
+generated. ``AutoSchema`` is what stylerecs' views are described with (whatever the host's
+``DEFAULT_SCHEMA_CLASS``): on top of drf-spectacular's it declares what the API really
+does beyond the happy path, so that clients (and the schemathesis suite in tests/fuzz)
+can rely on the document:
+
+- anonymous access where a permission lets anonymous callers in (``allows_anonymous``):
+  the shopper endpoints serve visitors by their session;
+- the error answers every operation can give: 400 (invalid fields, JSON or NUL
+  characters), 401/403 (a bad token, a missing permission, a failed CSRF check), 404
+  (an unknown id or page) and 429 (throttled), each with DRF's error body.
 """
+
+from __future__ import annotations
 
 from django.conf import settings
 from django.templatetags.static import static
 from drf_spectacular import generators
 from drf_spectacular.authentication import SessionScheme
-from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import extend_schema
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework import serializers
 from rest_framework.schemas.inspectors import DefaultSchema, ViewInspector
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
@@ -21,6 +36,84 @@ class ShopperSessionScheme(SessionScheme):
 
     target_class = "stylerecs.api.authentication.ShopperSessionAuthentication"
     priority = 0
+
+
+class ManyRelatedFieldScheme(OpenApiSerializerFieldExtension):
+    """A ``many=True`` related field with ``allow_empty=False`` needs at least one item.
+
+    drf-spectacular leaves ``allow_empty`` out, so an empty list looked valid.
+    """
+
+    target_class = "rest_framework.relations.ManyRelatedField"
+
+    def map_serializer_field(self, auto_schema, direction):
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        if not self.target.allow_empty:
+            schema["minItems"] = 1
+        return schema
+
+
+class ErrorSerializer(serializers.Serializer):
+    """DRF's error body: one message."""
+
+    detail = serializers.CharField(read_only=True)
+
+    class Meta:
+        ref_name = "Error"
+
+
+VALIDATION_ERROR = OpenApiResponse(
+    OpenApiTypes.OBJECT,
+    description=(
+        "Invalid input: each invalid field names its errors (a list of messages, or an "
+        "object for nested fields), or `detail` says why the body could not be read "
+        "(malformed or too deeply nested JSON, NUL characters)."
+    ),
+)
+ERRORS = {
+    "401": "Credentials were sent but are not valid (a bad or expired token).",
+    "403": "Not allowed: a missing permission, or a session write without its CSRF token.",
+    "404": "No such object, page or style.",
+    "429": "Too many requests: try again after `Retry-After` seconds.",
+}
+
+
+class AutoSchema(SpectacularAutoSchema):
+    """drf-spectacular's schema, plus anonymous access and the documented error answers."""
+
+    def get_auth(self):
+        auths = super().get_auth()
+        open_to_anonymous = any(
+            getattr(permission, "allows_anonymous", False)
+            for permission in self.view.get_permissions()
+        )
+        if open_to_anonymous and {} not in auths:
+            auths.append({})
+        return auths
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        if direction != "response":
+            return responses
+        codes = {"400": VALIDATION_ERROR}
+        if self.view.get_authenticators():
+            codes["401"] = codes["403"] = None
+        if "{" in self.path or self.get_filter_backends() or self._has_query_parameters():
+            codes["404"] = None
+        if self.view.get_throttles():
+            codes["429"] = None
+        for code, response in codes.items():
+            if code not in responses:
+                response = response or OpenApiResponse(ErrorSerializer, description=ERRORS[code])
+                responses[code] = self._get_response_for_code(response, code, direction=direction)
+        return responses
+
+    def _has_query_parameters(self) -> bool:
+        # Paginated lists answer 404 for a page past the end; a filter by slug for an
+        # unknown slug.
+        return bool(self._get_paginator() and self._is_list_view()) or any(
+            param.get("in") == "query" for param in self._get_parameters()
+        )
 
 
 # What the API's schema and docs pages use where the host's SPECTACULAR_SETTINGS say
@@ -78,7 +171,7 @@ class SchemaGenerator(generators.SchemaGenerator):
 
     def create_view(self, callback, method, request=None):
         view = super().create_view(callback, method, request)
-        if isinstance(view, APIView) and not isinstance(view.schema, AutoSchema):
+        if isinstance(view, APIView) and not isinstance(view.schema, SpectacularAutoSchema):
             self._set_schema_to_view(view, AutoSchema())
         return view
 
@@ -102,9 +195,13 @@ class SchemaView(SpectacularAPIView):
         return super().get(request, *args, **kwargs)
 
 
-class DocsView(SpectacularSwaggerView):
+class DocsView(SpectacularSwaggerSplitView):
     """``/api/docs/``: Swagger UI from drf-spectacular-sidecar's static files (never a
-    CDN) unless the host's SPECTACULAR_SETTINGS name another source."""
+    CDN) unless the host's SPECTACULAR_SETTINGS name another source. The split view
+    serves its start-up script as a file, so a Content-Security-Policy without inline
+    scripts allows it."""
+
+    template_name = "stylerecs/api/swagger_ui.html"
 
     title = SCHEMA_DEFAULTS["TITLE"]
     schema = OpenAPISchema()

@@ -12,7 +12,14 @@ from rest_framework import serializers
 
 from .. import selectors
 from ..conf import get_adapter, get_product_model
-from ..models import GenerationBatch, Interaction, InteractionKind, Style, StylizedVariant
+from ..models import (
+    GenerationBatch,
+    Interaction,
+    InteractionKind,
+    Style,
+    StylizedVariant,
+    VariantStatus,
+)
 
 # Kinds an API client may report. Carts and purchases are facts the host shop records
 # itself (server side), and quiz picks come with the quiz: a client that could post
@@ -76,7 +83,10 @@ class ProductSerializer(serializers.Serializer):
     def get_url(self, product) -> str:
         return _absolute(self.context.get("request"), get_adapter().url(product))
 
-    @extend_schema_field(OpenApiTypes.DECIMAL)
+    # A string, as DRF writes decimals (COERCE_DECIMAL_TO_STRING): no float rounding.
+    @extend_schema_field(
+        {"type": "string", "format": "decimal", "pattern": r"^-?\d+(\.\d+)?$", "nullable": True}
+    )
     def get_price(self, product):
         price = get_adapter().price(product)
         return None if price is None else str(price)
@@ -99,6 +109,15 @@ class ProductSerializer(serializers.Serializer):
         ).data
 
 
+class StrictFloatField(serializers.FloatField):
+    """A JSON number: ``true``/``false`` are refused, not read as 1.0/0.0."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class PreferencesSerializer(serializers.Serializer):
     """A shopper's explicit style weights, keyed by style slug, and the privacy switch."""
 
@@ -106,7 +125,7 @@ class PreferencesSerializer(serializers.Serializer):
         required=False, help_text="False turns recommendations and learning off."
     )
     weights = serializers.DictField(
-        child=serializers.FloatField(min_value=-1.0, max_value=1.0),
+        child=StrictFloatField(min_value=-1.0, max_value=1.0),
         required=False,
         help_text='{"<style slug>": weight from -1 (avoid) to 1 (love)}; replaces them all.',
     )
@@ -139,8 +158,14 @@ class InteractionSerializer(serializers.ModelSerializer):
 
     product = ProductField()
     kind = serializers.ChoiceField(choices=[(k.value, k.label) for k in CLIENT_KINDS])
+    # Only variants on show: any other id (a hidden style's, one not approved) is
+    # refused exactly like an id that does not exist, so none can be probed for.
     variant = serializers.PrimaryKeyRelatedField(
-        queryset=StylizedVariant.objects.all(), required=False, allow_null=True
+        queryset=StylizedVariant.objects.filter(
+            status=VariantStatus.APPROVED, style__is_active=True
+        ),
+        required=False,
+        allow_null=True,
     )
 
     class Meta:
@@ -209,8 +234,9 @@ class BatchSerializer(serializers.ModelSerializer):
     styles = serializers.SlugRelatedField(
         slug_field="slug",
         many=True,
+        allow_empty=False,
         queryset=Style.objects.filter(is_active=True),
-        help_text="Slugs of active styles.",
+        help_text="Slugs of active styles (at least one).",
     )
     product_ids = serializers.ListField(
         child=serializers.CharField(max_length=64),

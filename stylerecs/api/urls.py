@@ -1,6 +1,6 @@
 """The API's URLs; a host mounts them with ``path("api/", include("stylerecs.api.urls"))``."""
 
-from django.urls import include, path
+from django.urls import include, path, re_path
 from rest_framework.routers import DefaultRouter
 
 from . import schema, views
@@ -22,4 +22,8 @@ urlpatterns = [
     path("schema/", schema.SchemaView.as_view(), name="schema"),
     path("docs/", schema.DocsView.as_view(url_name="stylerecs_api:schema"), name="docs"),
     path("", include(router.urls)),
+    # Last: any other path under the API (an id that is no id, a typo) answers DRF's
+    # JSON 404 instead of the site's HTML page. Only paths ending in "/", so that
+    # APPEND_SLASH still redirects "styles" to "styles/".
+    re_path(r"^.*/$", views.not_found, name="not-found"),
 ]

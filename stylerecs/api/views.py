@@ -9,14 +9,20 @@ from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.authtoken.views import ObtainAuthToken
-from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.decorators import action, api_view, permission_classes
+from rest_framework.exceptions import NotFound, Throttled, ValidationError
 from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
 from .. import selectors
 from ..conf import get_adapter, get_product_model
@@ -28,8 +34,13 @@ from ..services.variants import DONE_STATUSES, variants_request, variants_review
 from ..shoppers import shopper_from_request
 from . import serializers as s
 from .permissions import CanReviewVariants, IsShopper, StaffModelPermissions
-from .schema import OpenAPISchema, extend_method_schema
-from .throttles import EventRateThrottle, ShopperAnonThrottle, ShopperUserThrottle
+from .schema import ErrorSerializer, OpenAPISchema, extend_method_schema
+from .throttles import (
+    EventRateThrottle,
+    LoginRateThrottle,
+    ShopperAnonThrottle,
+    ShopperUserThrottle,
+)
 
 
 class StyleViewSet(viewsets.ReadOnlyModelViewSet):
@@ -68,7 +79,18 @@ class ProductViewSet(viewsets.ReadOnlyModelViewSet):
         return products
 
 
-class PreferencesView(GenericAPIView):
+class CallerView(GenericAPIView):
+    """A view of the caller's own data: its object is the caller, not a row found by id.
+
+    DRF's ``OPTIONS`` metadata calls ``get_object()`` before describing a PUT, and the
+    generic one needs a queryset these views do not have.
+    """
+
+    def get_object(self):
+        return shopper_from_request(self.request, create=False)
+
+
+class PreferencesView(CallerView):
     """The caller's explicit style weights and whether personalisation is on."""
 
     schema = OpenAPISchema()
@@ -165,7 +187,7 @@ NOTHING_STORED = {
 }
 
 
-class DataView(GenericAPIView):
+class DataView(CallerView):
     """Download (GET) or delete (DELETE) everything stylerecs keeps about the caller."""
 
     schema = OpenAPISchema()
@@ -179,7 +201,7 @@ class DataView(GenericAPIView):
             return Response(NOTHING_STORED)
         return Response(privacy_services.shopper_export(shopper=shopper))
 
-    @extend_method_schema(responses=s.DeletedSerializer)
+    @extend_method_schema(responses={200: s.DeletedSerializer})
     def delete(self, request):
         shopper = shopper_from_request(request, create=False)
         deleted = privacy_services.shopper_delete(shopper=shopper) if shopper else {}
@@ -210,13 +232,16 @@ class BatchViewSet(
                 source="api",
             )
         except ValueError as exc:
-            raise ValidationError({"styles": str(exc)}) from exc
+            raise ValidationError({"styles": [str(exc)]}) from exc
 
 
-REVIEW_RESPONSE = inline_serializer(
-    "ReviewResult",
-    {"changed": serializers.BooleanField(), "variant": s.StaffVariantSerializer()},
-)
+REVIEW_RESPONSES = {
+    200: inline_serializer(
+        "ReviewResult",
+        {"changed": serializers.BooleanField(), "variant": s.StaffVariantSerializer()},
+    ),
+    409: OpenApiResponse(ErrorSerializer, description="The variant is not finished yet."),
+}
 
 
 @extend_schema(
@@ -258,20 +283,48 @@ class VariantViewSet(viewsets.ReadOnlyModelViewSet):
         variant.refresh_from_db()
         return Response({"changed": bool(changed), "variant": self.get_serializer(variant).data})
 
-    @extend_method_schema(request=None, responses=REVIEW_RESPONSE)
+    @extend_method_schema(request=None, responses=REVIEW_RESPONSES)
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
         """Show this variant to shoppers."""
         return self._review(approve=True)
 
-    @extend_method_schema(request=None, responses=REVIEW_RESPONSE)
+    @extend_method_schema(request=None, responses=REVIEW_RESPONSES)
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
         """Never show this variant."""
         return self._review(approve=False)
 
 
+@extend_schema(exclude=True)
+@api_view(["GET", "POST", "PUT", "PATCH", "DELETE"])
+@permission_classes([AllowAny])
+def not_found(request, *args, **kwargs):
+    """Any path under the API that no endpoint serves: a JSON 404."""
+    raise NotFound()
+
+
 class TokenView(ObtainAuthToken):
-    """DRF's token login (username and password in, ``{"token": …}`` out)."""
+    """Exchange a username and password for the user's API token.
+
+    Throttled per address (``stylerecs_login``) so that it cannot be used to guess
+    passwords at speed; a host's login lockout (django-axes) applies as well, because
+    DRF authenticates with the request.
+    """
 
     schema = OpenAPISchema()
+    throttle_classes = [LoginRateThrottle]
+
+    def get_parsers(self):
+        # ObtainAuthToken names DRF's parsers; use the configured ones (depth, NUL).
+        return [parser() for parser in api_settings.DEFAULT_PARSER_CLASSES]
+
+    def post(self, request, *args, **kwargs):
+        try:
+            return super().post(request, *args, **kwargs)
+        except ValidationError:
+            # django-axes flags the request it refused a locked-out login on; tell the
+            # client so (429) instead of "wrong password", which it cannot fix by retrying.
+            if getattr(request, "axes_locked_out", False):
+                raise Throttled(detail="Too many failed logins: try again later.") from None
+            raise

@@ -13,17 +13,16 @@ class SourceTooLarge(ValueError):
 
 
 def file_checksum(field_file) -> str:
-    """SHA-256 of a file field's content, streamed (not read into memory at once).
-
-    A file just uploaded through a form is not in storage yet (Django saves it with the
-    row), and its name is only the uploaded file's name: read the upload itself then.
-    """
+    """SHA-256 of a stored file (or a new upload), streamed, not read into memory at once."""
     digest = hashlib.sha256()
     if not getattr(field_file, "_committed", True):
+        # A new upload that the model's save has not stored yet (the admin saves the
+        # style through style_save, which hashes first): hash the upload itself.
         upload = field_file.file
-        for chunk in upload.chunks():  # chunks() starts from the beginning
+        upload.seek(0)
+        for chunk in iter(lambda: upload.read(1 << 20), b""):
             digest.update(chunk)
-        upload.seek(0)  # leave it where the storage expects to start saving
+        upload.seek(0)
         return digest.hexdigest()
     with field_file.storage.open(field_file.name, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):

@@ -58,6 +58,9 @@ def stylerecs_variant_switcher(context, product, size: int = 640, lead_style=Non
         # One query for every picture of the switcher (main panels and tabs).
         "renditions": picture_sets(names=names),
         "uid": f"sr-{product.pk}",
+        # The switcher's <style> is per product; under django-csp it needs the nonce
+        # (a lazy value: reading it is what puts it into the response's header).
+        "csp_nonce": str(getattr(context.get("request"), "csp_nonce", "")),
     }
 
 
