@@ -15,8 +15,9 @@ import os
 from pathlib import Path
 
 import dj_database_url
-from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+
+from stylerecs.beat import BEAT_SCHEDULE as STYLERECS_BEAT_SCHEDULE
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -226,22 +227,9 @@ else:
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_TIME_LIMIT = int(os.environ.get("CELERY_TASK_TIME_LIMIT", "1800"))
 CELERY_TASK_SOFT_TIME_LIMIT = int(os.environ.get("CELERY_TASK_SOFT_TIME_LIMIT", "1700"))
-# `celery -A workers beat`: the schedule as data. Shoppers are also rescored a few
-# seconds after their own events; this catches everyone else up (decay, new products).
-CELERY_BEAT_SCHEDULE = {
-    "stylerecs-rescore-everyone": {
-        "task": "stylerecs.tasks.refresh_all_recommendations",
-        "schedule": crontab(minute=15, hour="*/3"),
-    },
-    "stylerecs-refresh-profiles": {
-        "task": "stylerecs.tasks.refresh_profiles",
-        "schedule": crontab(minute=0),  # hourly: only changed photos are embedded
-    },
-    "stylerecs-requeue-stale-variants": {
-        "task": "stylerecs.tasks.requeue_stale_variants",
-        "schedule": crontab(minute="*/15"),
-    },
-}
+# `celery -A workers beat`: the schedule stylerecs needs (its requeue task is what
+# recovers lost messages and dead workers' claims), plus any of the host's own.
+CELERY_BEAT_SCHEDULE = {**STYLERECS_BEAT_SCHEDULE}
 
 # --- stylerecs ----------------------------------------------------------------------
 STYLERECS_PRODUCT_MODEL = "shop.Product"
