@@ -55,6 +55,7 @@ bench: install wrk browser
 	$(PY) bench/stylize_hires.py
 	$(PY) bench/stylize_int8.py
 	$(PY) bench/recs.py
+	$(PY) bench/decode_check.py
 	$(TEST_ENV) $(PY) bench/storefront.py
 	$(TEST_ENV) $(PY) bench/page_weight.py
 

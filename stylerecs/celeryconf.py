@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery.schedules import crontab
 from kombu import Exchange, Queue
+
+from .beat import BEAT_SCHEDULE
 
 DEFAULT_QUEUE = "default"
 GPU_QUEUE = "gpu"
@@ -26,24 +27,6 @@ GPU_QUEUE = "gpu"
 # consumed by one solo-pool worker per GPU. Scoring is matrix products on the CPU and
 # stays on the default (prefork) queue, where CUDA would not survive the fork anyway.
 GPU_TASKS = frozenset({"stylerecs.tasks.stylize_variants", "stylerecs.tasks.refresh_profiles"})
-
-# What the scheduler (`celery beat`) must run for stylerecs. Shoppers are also rescored
-# a few seconds after their own events; this catches everyone else up (decay, new
-# products), embeds changed photos and hands back variants of workers that died.
-BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
-    "stylerecs-rescore-everyone": {
-        "task": "stylerecs.tasks.refresh_all_recommendations",
-        "schedule": crontab(minute=15, hour="*/3"),
-    },
-    "stylerecs-refresh-profiles": {
-        "task": "stylerecs.tasks.refresh_profiles",
-        "schedule": crontab(minute=0),  # hourly: only changed photos are embedded
-    },
-    "stylerecs-requeue-stale-variants": {
-        "task": "stylerecs.tasks.requeue_stale_variants",
-        "schedule": crontab(minute="*/15"),
-    },
-}
 
 # The reliability rules every stylerecs task is written for (docs/ARCHITECTURE.md): a
 # task is acknowledged only after it ran, a worker that dies mid-task gives the message

@@ -86,6 +86,12 @@ def check_settings(app_configs=None, **kwargs):
         "CANDIDATE_POOL_FACTOR",
         "PROFILE_BATCH_SIZE",
         "EMBEDDING_MAX_SIDE",
+        # Reliability: outages and recovery.
+        "STALE_PROCESSING_SECONDS",
+        "TRANSIENT_RETRY_SECONDS",
+        "TRANSIENT_RETRY_MAX_DELAY",
+        "PENDING_REQUEUE_SECONDS",
+        "MAX_ATTEMPTS",
     ):
         value = user.get(key, DEFAULTS[key])
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:

@@ -145,6 +145,22 @@ DEFAULTS: dict[str, Any] = {
     # JSON request bodies nested deeper than this are refused with a 400 (the API's
     # deepest legitimate body, the preferences, is 2 levels).
     "MAX_JSON_DEPTH": 32,
+    # --- Reliability: outages and recovery (docs/OPERATIONS.md, "Reliability") -------
+    # Database and broker-connection errors are retried, with jittered exponential
+    # backoff, for this long after a task's first try; then the task gives up and the
+    # periodic requeue picks its variants up again.
+    "TRANSIENT_RETRY_SECONDS": 600,
+    # The longest pause between two of those retries.
+    "TRANSIENT_RETRY_MAX_DELAY": 60,
+    # A variant still "pending" this long after its message was published is published
+    # again by the periodic requeue (the message was lost: a broker restarted without
+    # persistence, or the broker was unreachable when it was requested). Set it above
+    # the longest time a message waits in your queue: each extra message is harmless
+    # (it finds nothing to claim) but costs a query.
+    "PENDING_REQUEUE_SECONDS": 1800,
+    # A variant whose task was interrupted (worker stopped, hard time limit, killed) this
+    # many times is failed with that reason instead of being tried again.
+    "MAX_ATTEMPTS": 5,
 }
 
 # Settings that name code; resolved to objects on access.

@@ -18,8 +18,7 @@ def renditions_table(source_name: str) -> str:
     total = sum(r.file_size for r in rows if r.status == RenditionStatus.READY)
     body = format_html_join(
         "",
-        '<tr><td>{}</td><td>{} × {}</td><td title="{} bytes">{}'
-        "</td><td>{}</td></tr>",
+        '<tr><td>{}</td><td>{} × {}</td><td title="{} bytes">{}</td><td>{}</td></tr>',
         (
             (
                 row.get_format_display(),
@@ -37,7 +36,7 @@ def renditions_table(source_name: str) -> str:
     return format_html(
         '<table class="stylerecs-renditions"><thead><tr><th>{}</th><th>{}</th><th>{}</th>'
         "<th></th></tr></thead><tbody>{}</tbody><tfoot><tr><td colspan=2>{}</td>"
-        '<td>{}</td><td></td></tr></tfoot></table>',
+        "<td>{}</td><td></td></tr></tfoot></table>",
         _("Format"),
         _("Pixels"),
         _("Size"),

@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from . import isolation
+from .jpeg import ShortScan, check_scan_complete
 
 logger = logging.getLogger(__name__)
 
@@ -122,12 +123,17 @@ def decode_image(
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             img = _open(data, limits, formats)
+            if img.format in ("JPEG", "MPO"):
+                try:
+                    check_scan_complete(data)
+                except ShortScan as exc:
+                    raise ImageError(f"truncated or corrupt image: {exc}") from exc
             icc = img.info.get("icc_profile")
             if max_side > 0 and img.format in ("JPEG", "MPO"):
                 # Let libjpeg decode at 1/2, 1/4 or 1/8 scale: a 24 MP photo meant for
                 # a 1024 px variant then costs a fraction of the time and memory.
                 img.draft(None, (max_side, max_side))
-            img.load()
+            _load_strictly(img)
         except ImageError:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -148,6 +154,19 @@ def decode_image(
     if max_side > 0:
         img = resize_to_side(img, max_side)
     return img
+
+
+def _load_strictly(img: Image.Image) -> None:
+    """``img.load()`` with LOAD_TRUNCATED_IMAGES off (with it on, Pillow fills a truncated
+    file with grey). Process-global: best effort under threads, like the filter above."""
+    if not ImageFile.LOAD_TRUNCATED_IMAGES:
+        img.load()
+        return
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    try:
+        img.load()
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = True
 
 
 @lru_cache(maxsize=16)

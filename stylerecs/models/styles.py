@@ -91,6 +91,15 @@ class StylizedVariant(models.Model):
     claimed_by = models.CharField(max_length=64, blank=True, editable=False)
     attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
+    queued_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_(
+            "When its task message was last published; empty when publishing failed. "
+            "A pending variant queued long ago is published again (its message was lost)."
+        ),
+    )
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     seconds = models.FloatField(null=True, blank=True, help_text=_("Stylizing time."))

@@ -26,6 +26,7 @@ from ..models import GenerationBatch, Style, StylizedVariant, VariantStatus
 from ..weights import method_options, missing_weights
 from .batches import batches_refresh
 from .files import SourceTooLarge, file_checksum, read_limited, save_content_addressed
+from .queueing import variants_enqueue, variants_release
 from .renditions import renditions_schedule
 
 logger = logging.getLogger(__name__)
@@ -109,7 +110,7 @@ def variants_request(
                     # Asking again is how staff retry a failure (after fixing its cause).
                     StylizedVariant.objects.filter(
                         pk=variant.pk, status=VariantStatus.FAILED
-                    ).update(status=VariantStatus.PENDING, error="", claimed_by="")
+                    ).update(status=VariantStatus.PENDING, error="", claimed_by="", attempts=0)
                     variant.status = VariantStatus.PENDING
                 variants.append(variant)
                 if variant.status == VariantStatus.PENDING:
@@ -118,22 +119,13 @@ def variants_request(
         batch.total = len(variants)
         batch.save(update_fields=["total"])
         batches_refresh(batch_ids=[batch.pk])
-        transaction.on_commit(lambda: _enqueue(to_enqueue))
+        enqueue_ids = [v.pk for v in to_enqueue]
+        StylizedVariant.objects.filter(pk__in=enqueue_ids).update(queued_at=timezone.now())
+        # After commit, so a worker finds the rows; a broker that is down then is a
+        # logged warning and the periodic requeue's job, never an error for the caller.
+        transaction.on_commit(lambda: variants_enqueue(variant_ids=enqueue_ids))
     batch.refresh_from_db()
     return batch
-
-
-def _enqueue(variants: Sequence[StylizedVariant]) -> None:
-    """One task per style and chunk: a task stylizes one style's batch together."""
-    from ..tasks import stylize_variants
-
-    by_style: dict[int, list[int]] = defaultdict(list)
-    for variant in variants:
-        by_style[variant.style_id].append(variant.pk)
-    size = int(stylerecs_settings.BATCH_SIZE)
-    for ids in by_style.values():
-        for start in range(0, len(ids), size):
-            stylize_variants.delay(ids[start : start + size])
 
 
 def _claim(variant_ids: Sequence[int], token: str) -> list[StylizedVariant]:
@@ -154,11 +146,21 @@ def _claim(variant_ids: Sequence[int], token: str) -> list[StylizedVariant]:
         started_at=now,
         attempts=F("attempts") + 1,
     )
-    return list(
-        StylizedVariant.objects.filter(
-            pk__in=variant_ids, status=VariantStatus.PROCESSING, claimed_by=token
-        ).select_related("style")
+    held = StylizedVariant.objects.filter(
+        pk__in=variant_ids, status=VariantStatus.PROCESSING, claimed_by=token
     )
+    # A variant whose every try was killed (a worker dying on it, redelivered each time
+    # by reject_on_worker_lost) stops here with a reason instead of looping for ever.
+    limit = int(stylerecs_settings.MAX_ATTEMPTS)
+    exhausted = list(held.filter(attempts__gt=limit).values_list("pk", flat=True))
+    if exhausted:
+        held.filter(pk__in=exhausted).update(
+            status=VariantStatus.FAILED,
+            error=f"Gave up after {limit} attempts: each one's worker died or was stopped.",
+            finished_at=now,
+        )
+        batches_refresh(variant_ids=exhausted)
+    return list(held.select_related("style"))
 
 
 def _finish(variant: StylizedVariant, token: str, **fields) -> bool:
@@ -210,28 +212,48 @@ def variants_process(*, variant_ids: Sequence[int], token: str) -> dict[str, int
     claimed = _claim(variant_ids, token)
     counts = {"ready": 0, "failed": 0}
     if not claimed:
+        # Done already, maybe by this task before the database went away under its
+        # final recount: recount, so its batch does not stay unfinished.
+        batches_refresh(variant_ids=variant_ids)
         return counts
     by_style: dict[int, list[StylizedVariant]] = defaultdict(list)
     for variant in claimed:
         by_style[variant.style_id].append(variant)
+    claimed_ids = [v.pk for v in claimed]
     try:
         for group in by_style.values():
             for key, n in _process_style_group(group, token).items():
                 counts[key] += n
     except (OperationalError, InterfaceError):
         raise  # transient: the task retries and takes its claimed variants back
-    except BaseException as exc:
-        # A bug, a time limit or a crash in the engine: say so on every variant this
-        # call still holds instead of leaving them "processing".
+    except (SystemExit, KeyboardInterrupt) as exc:
+        # The task was stopped, not wrong: billiard turns the SIGTERM of a cancelled
+        # task (worker_cancel_long_running_tasks_on_connection_loss, a warm shutdown
+        # that timed out, revoke(terminate=True)) into SystemExit. Give the claims back
+        # for the redelivered message, or the periodic requeue where there is none.
+        _release_quietly(claimed_ids, token, f"the task was stopped ({type(exc).__name__})")
+        raise
+    except Exception as exc:
+        # A bug, a soft time limit or a crash in the engine: say so on every variant
+        # this call still holds instead of leaving them "processing".
         variants_abandon(
-            variant_ids=[v.pk for v in claimed],
+            variant_ids=claimed_ids,
             token=token,
             reason=f"Unexpected error ({type(exc).__name__}): {exc}",
         )
         raise
     finally:
-        batches_refresh(variant_ids=[v.pk for v in claimed])
+        batches_refresh(variant_ids=claimed_ids)
     return counts
+
+
+def _release_quietly(variant_ids: list[int], token: str, reason: str) -> None:
+    try:
+        variants_release(variant_ids=variant_ids, token=token, reason=reason)
+    except Exception:  # noqa: BLE001
+        # The signal may have cut a query short and left the connection unusable; the
+        # claims then stay with this task id, which its redelivered message takes back.
+        logger.exception("Could not give back variants %s of stopped task %s", variant_ids, token)
 
 
 def _process_style_group(group: list[StylizedVariant], token: str) -> dict[str, int]:
@@ -328,9 +350,17 @@ def _process_style_group(group: list[StylizedVariant], token: str) -> dict[str, 
             _fail([variant], token, outcome.error or "stylizing failed")
             counts["failed"] += 1
             continue
-        name = save_content_addressed(
-            outcome.data, prefix=stylerecs_settings.VARIANT_UPLOAD_TO, extension="jpg"
-        )
+        try:
+            name = save_content_addressed(
+                outcome.data, prefix=stylerecs_settings.VARIANT_UPLOAD_TO, extension="jpg"
+            )
+        except Exception as exc:  # noqa: BLE001
+            # Storage backends raise OSError (full disk, quota) or their own client
+            # errors; either way this variant's file is not stored, the others may be.
+            logger.warning("Storing variant %s failed: %s", variant.pk, exc)
+            _fail([variant], token, f"The image could not be stored ({type(exc).__name__}): {exc}")
+            counts["failed"] += 1
+            continue
         if _finish(
             variant,
             token,
@@ -363,16 +393,3 @@ def variants_review(*, variant_ids: Iterable[int], approve: bool, user=None) -> 
         .exclude(status=target)
         .update(status=target, reviewed_by=user, reviewed_at=timezone.now())
     )
-
-
-def variants_stale_requeue() -> int:
-    """Give back variants whose worker died without Celery redelivering them."""
-    stale = timezone.now() - timedelta(seconds=int(stylerecs_settings.STALE_PROCESSING_SECONDS))
-    variants = list(
-        StylizedVariant.objects.filter(status=VariantStatus.PROCESSING, started_at__lt=stale)
-    )
-    StylizedVariant.objects.filter(pk__in=[v.pk for v in variants]).update(
-        status=VariantStatus.PENDING, claimed_by=""
-    )
-    transaction.on_commit(lambda: _enqueue(variants))
-    return len(variants)

@@ -164,6 +164,23 @@ def test_bad_inputs_fail_alone_and_cmyk_is_converted(celery_worker, make_product
     assert wait_for(lambda: finished(again), what="batch after bad inputs").ready == 1
 
 
+def test_jpeg_claiming_more_pixels_than_its_scan_holds_fails_with_reason(
+    celery_worker, make_product, make_style
+):
+    # A 160 px photo whose frame header says 4000 x 3000: Pillow alone would decode it
+    # into 12 MP of mostly flat grey and a variant would be made of that.
+    data = bytearray(sample_jpeg("coffee"))
+    at = data.find(b"\xff\xc0")
+    data[at + 5 : at + 9] = (3000).to_bytes(2, "big") + (4000).to_bytes(2, "big")
+    liar = make_product(bytes(data), title="liar")
+    batch = variants_request(product_ids=[liar.pk], style_ids=[make_style("dune").pk])
+    wait_for(lambda: finished(batch), what="the batch")
+
+    variant = StylizedVariant.objects.get()
+    assert variant.status == VariantStatus.FAILED and not variant.image
+    assert "compressed data ends before the last of the pixels" in variant.error
+
+
 def test_missing_product_photo_file_fails_with_reason(celery_worker, make_product, make_style):
     product = make_product()
     style = make_style("noir")

@@ -1,0 +1,31 @@
+"""The celery beat schedule stylerecs needs, as data a host adds to its own config.
+
+A host merges it into its schedule (``CELERY_BEAT_SCHEDULE = {**BEAT_SCHEDULE, ...}``)
+and runs one ``celery -A proj beat``. Without the requeue entry nothing recovers a
+variant whose message was lost (a broker restarted without persistence, a broker that
+was down during a request) or whose worker died: see docs/OPERATIONS.md, "Reliability".
+"""
+
+from __future__ import annotations
+
+from celery.schedules import crontab
+
+BEAT_SCHEDULE = {
+    # Shoppers are also rescored a few seconds after their own events; this catches
+    # everyone else up (decay, new products).
+    "stylerecs-rescore-everyone": {
+        "task": "stylerecs.tasks.refresh_all_recommendations",
+        "schedule": crontab(minute=15, hour="*/3"),
+    },
+    "stylerecs-refresh-profiles": {
+        "task": "stylerecs.tasks.refresh_profiles",
+        "schedule": crontab(minute=0),  # hourly: only changed photos are embedded
+    },
+    # Recovery is at most this period after PENDING_REQUEUE_SECONDS (a lost message) or
+    # STALE_PROCESSING_SECONDS (a dead worker's claims). When nothing is due, one
+    # indexed query.
+    "stylerecs-requeue-stale-variants": {
+        "task": "stylerecs.tasks.requeue_stale_variants",
+        "schedule": crontab(minute="*/5"),
+    },
+}

@@ -1,0 +1,15 @@
+"""Settings of the fault-injection tests' worker: the demo host's, plus what the test
+asks for through the environment (stylerecs settings, a storage that fails on demand,
+its own media folder)."""
+
+import json
+import os
+
+from shop.settings import *  # noqa: F403
+from shop.settings import STORAGES, STYLERECS
+
+STYLERECS = {**STYLERECS, **json.loads(os.environ.get("STYLERECS_TEST_OVERRIDES", "{}"))}
+if os.environ.get("STYLERECS_TEST_FAULT_FILE"):
+    STORAGES = {**STORAGES, "default": {"BACKEND": "tests.integration.faults.HalfWriteStorage"}}
+if os.environ.get("STYLERECS_TEST_MEDIA_ROOT"):
+    MEDIA_ROOT = os.environ["STYLERECS_TEST_MEDIA_ROOT"]
