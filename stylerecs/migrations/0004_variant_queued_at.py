@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('stylerecs', '0002_shoppers_and_profiles'),
+        ('stylerecs', '0003_renditions'),
     ]
 
     operations = [
