@@ -218,7 +218,6 @@ REST_FRAMEWORK.update(
         # The browsable API is a development tool (forms, a page per endpoint).
         "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
         + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
-        "DEFAULT_SCHEMA_CLASS": "stylerecs.api.schema.AutoSchema",
     }
 )
 # Password checks of POST /api/auth/token/, per address.

@@ -31,7 +31,7 @@ class IsShopper(BasePermission):
     """
 
     message = "Could not identify you: enable cookies or authenticate."
-    # Declared in the OpenAPI schema (stylerecs.api.schema.AutoSchema): no credentials
+    # Declared in the OpenAPI schema (stylerecs.api.openapi.AutoSchema): no credentials
     # are needed; a visitor is served by session.
     allows_anonymous = True
 
