@@ -7,12 +7,14 @@ this package registers the stylerecs models with the default admin site.
 
 from .batches import GenerationBatchAdmin
 from .display import thumbnail
+from .masks import ProductMaskAdmin
 from .products import ProductStyleProfileInline, ProductVariantsAdminMixin, StylizedVariantInline
 from .styles import StyleAdmin
 from .variants import StylizedVariantAdmin
 
 __all__ = [
     "GenerationBatchAdmin",
+    "ProductMaskAdmin",
     "ProductStyleProfileInline",
     "ProductVariantsAdminMixin",
     "StyleAdmin",

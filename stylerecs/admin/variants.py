@@ -9,6 +9,7 @@ from ..conf import get_adapter
 from ..models import StylizedVariant, VariantStatus
 from ..services.variants import variants_review
 from .display import thumbnail
+from .masks import mask_upload_link, score
 
 
 @admin.register(StylizedVariant)
@@ -20,15 +21,19 @@ class StylizedVariantAdmin(admin.ModelAdmin):
         "style",
         "style_version",
         "status",
+        "fidelity",
+        "strength",
         "time_taken",
     ]
-    list_filter = ["status", "style"]
+    list_filter = ["status", "style", "mask_source"]
     list_select_related = ["style", "product"]
     search_fields = ["style__name", "error"]
     actions = ["approve", "reject"]
     readonly_fields = [f.name for f in StylizedVariant._meta.fields] + [
         "variant_large",
         "original_large",
+        "mask_large",
+        "mask_correction",
     ]
     fieldsets = [
         (
@@ -41,7 +46,21 @@ class StylizedVariantAdmin(admin.ModelAdmin):
                     "style",
                     "style_version",
                     "status",
+                    "review_reason",
                     "error",
+                ]
+            },
+        ),
+        (
+            _("Quality and product mask"),
+            {
+                "fields": [
+                    "content_fidelity",
+                    "style_strength",
+                    "scores",
+                    "mask_large",
+                    "mask_source",
+                    "mask_correction",
                 ]
             },
         ),
@@ -81,6 +100,22 @@ class StylizedVariantAdmin(admin.ModelAdmin):
     @admin.display(description=_("Time"), ordering="seconds")
     def time_taken(self, obj):
         return "—" if obj.seconds is None else f"{obj.seconds:.2f} s"
+
+    @admin.display(description=_("Fidelity"), ordering="content_fidelity")
+    def fidelity(self, obj):
+        return score(obj.content_fidelity)
+
+    @admin.display(description=_("Style strength"), ordering="style_strength")
+    def strength(self, obj):
+        return score(obj.style_strength)
+
+    @admin.display(description=_("Mask used"))
+    def mask_large(self, obj):
+        return thumbnail(obj.mask, "mask", 360)
+
+    @admin.display(description=_("Correct the mask"))
+    def mask_correction(self, obj):
+        return mask_upload_link(obj.product_id)
 
     @admin.display(description=_("Variant"))
     def variant_thumb(self, obj):

@@ -26,6 +26,7 @@ from ..models import GenerationBatch, Style, StylizedVariant, VariantStatus
 from ..weights import method_options, missing_weights
 from .batches import batches_refresh
 from .files import SourceTooLarge, file_checksum, read_limited, save_content_addressed
+from .quality import product_mask_checksums, product_masks_read, variant_route
 
 logger = logging.getLogger(__name__)
 
@@ -34,13 +35,17 @@ DONE_STATUSES = (VariantStatus.READY, VariantStatus.APPROVED, VariantStatus.REJE
 
 def variant_params(style: Style) -> dict:
     """The parameters that, with the style version, decide a variant's pixels."""
-    return {
+    params = {
         "method": style.method,
         "alpha": round(float(style.strength), 4),
         "preserve_color": bool(style.preserve_color),
         "max_side": int(stylerecs_settings.VARIANT_MAX_SIDE),
         "quality": int(stylerecs_settings.VARIANT_JPEG_QUALITY),
     }
+    if style.product_mode != "off":  # absent otherwise: older variants keep their keys
+        params["product_mode"] = style.product_mode
+        params["product_alpha"] = round(float(style.product_strength), 4)
+    return params
 
 
 def idempotency_key(*, product_pk, source_checksum: str, style: Style, params: dict) -> str:
@@ -83,6 +88,7 @@ def variants_request(
         variants: list[StylizedVariant] = []
         to_enqueue: list[StylizedVariant] = []
         params_of = {style.pk: variant_params(style) for style in styles}
+        mask_of = product_mask_checksums(product_ids=product_ids)
         for product in products:
             image = adapter.image_file(product)
             if image is None:
@@ -91,6 +97,9 @@ def variants_request(
             checksum = file_checksum(image)
             for style in styles:
                 params = params_of[style.pk]
+                if "product_mode" in params and product.pk in mask_of:
+                    # A corrected mask makes new variants rather than reusing old ones.
+                    params = {**params, "mask": mask_of[product.pk]}
                 key = idempotency_key(
                     product_pk=product.pk, source_checksum=checksum, style=style, params=params
                 )
@@ -295,6 +304,12 @@ def _process_style_group(group: list[StylizedVariant], token: str) -> dict[str, 
         return counts
 
     params = jobs[0][0].params
+    product_mode = params.get("product_mode", "off")
+    uploaded = {}
+    if product_mode != "off":
+        uploaded = product_masks_read(
+            product_ids=[v.product_id for v, _ in jobs], max_bytes=max_bytes
+        )
     try:
         outcomes = engine.stylize_many(
             [data for _, data in jobs],
@@ -309,6 +324,10 @@ def _process_style_group(group: list[StylizedVariant], token: str) -> dict[str, 
             limits=limits,
             isolate_decoding=bool(stylerecs_settings.ISOLATE_DECODING),
             options=method_options(params["method"]),
+            product_mode=product_mode,
+            product_alpha=params.get("product_alpha", 0.0),
+            masks=[uploaded.get(v.product_id) for v, _ in jobs],
+            score=bool(stylerecs_settings.SCORE_VARIANTS),
         )
     except engine.ImageError as exc:
         _fail([v for v, _ in jobs], token, f"Style reference image is unusable: {exc}")
@@ -320,7 +339,6 @@ def _process_style_group(group: list[StylizedVariant], token: str) -> dict[str, 
         counts["failed"] += len(jobs)
         return counts
 
-    approved = bool(stylerecs_settings.AUTO_APPROVE)
     for (variant, _), outcome in zip(jobs, outcomes, strict=True):
         if not outcome.ok:
             _fail([variant], token, outcome.error or "stylizing failed")
@@ -329,10 +347,23 @@ def _process_style_group(group: list[StylizedVariant], token: str) -> dict[str, 
         name = save_content_addressed(
             outcome.data, prefix=stylerecs_settings.VARIANT_UPLOAD_TO, extension="jpg"
         )
+        status, reason = variant_route(style=style, scores=outcome.scores)
+        scores = outcome.scores or {}
+        mask_name = ""
+        if outcome.mask:
+            mask_name = save_content_addressed(
+                outcome.mask, prefix=stylerecs_settings.MASK_UPLOAD_TO, extension="png"
+            )
         if _finish(
             variant,
             token,
-            status=VariantStatus.APPROVED if approved else VariantStatus.READY,
+            status=status,
+            review_reason=reason,
+            content_fidelity=scores.get("fidelity"),
+            style_strength=scores.get("style_gap_closed"),
+            scores=scores,
+            mask=mask_name,
+            mask_source=outcome.mask_source,
             image=name,
             width=outcome.width,
             height=outcome.height,
