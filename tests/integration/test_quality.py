@@ -198,3 +198,40 @@ def test_uploaded_mask_corrects_a_busy_photo_and_makes_new_variants(
     out = read_image(variant.image)
     keep = inner(truth_mask())
     assert np.abs(out[keep] - original[keep] / 255).mean() < 0.03
+
+
+def test_new_styles_default_to_texture_without_weights_and_settings_are_checked(settings, tmp_path):
+    from django.core.checks import run_checks
+
+    from stylerecs.models import Style
+    from stylerecs.weights import default_method
+
+    settings.STYLERECS = {**settings.STYLERECS, "WEIGHTS_DIR": str(tmp_path)}
+    assert default_method() == "texture" and Style().method == "texture"
+    settings.STYLERECS = {**settings.STYLERECS, "DEFAULT_METHOD": "classic"}
+    assert Style().method == "classic"
+
+    settings.STYLERECS = {
+        **settings.STYLERECS,
+        "DEFAULT_METHOD": "picasso",
+        "SCORE_VARIANTS": "yes",
+        "MASK_UPLOAD_TO": "",
+    }
+    ids = {e.id for e in run_checks()}
+    assert {"stylerecs.E111", "stylerecs.E112", "stylerecs.E113"} <= ids
+
+
+def test_product_mode_changes_the_style_version_and_variant_params(make_style):
+    from stylerecs.services.styles import style_save
+    from stylerecs.services.variants import variant_params
+
+    style = make_style("noir", source="camera")
+    assert "product_mode" not in variant_params(style) and style.version == 1
+    style.product_mode = "soften"
+    style.product_strength = 0.25
+    style = style_save(style=style)
+    assert style.version == 2
+    assert variant_params(style)["product_mode"] == "soften"
+    assert variant_params(style)["product_alpha"] == 0.25
+    style.min_fidelity = 0.5  # routing only: the pictures stay the same
+    assert style_save(style=style).version == 2
