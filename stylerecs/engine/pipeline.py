@@ -318,6 +318,9 @@ def stylize_file(
     quality: int = 90,
     options: dict | None = None,
     style_weights: Sequence[float] | None = None,
+    product_mode: str = "off",
+    product_alpha: float = 0.0,
+    mask: bytes | None = None,
 ) -> tuple[int, int]:
     """Stylize one image file into ``out_path`` (PNG if it ends with .png, else JPEG).
 
@@ -334,8 +337,14 @@ def stylize_file(
     weights = [1.0] * len(style_paths) if style_weights is None else list(style_weights)
     if len(weights) != len(style_paths):
         raise ValueError(f"{len(style_paths)} style(s) but {len(weights)} style weight(s)")
+    if product_mode not in PRODUCT_MODES:
+        raise ValueError(f"product_mode must be one of {PRODUCT_MODES}, got {product_mode!r}")
+    product_alpha = 0.0 if product_mode == "keep" else Stylizer.check_alpha(product_alpha)
     stylizer = get_stylizer(method, device=device, **dict(options or {}))
-    content = decode_image(Path(content_path).read_bytes(), max_side=size)
+    faithful = product_mode != "off"
+    content = decode_image(Path(content_path).read_bytes(), max_side=size, keep_alpha=faithful)
+    found = product_masks.product_mask(content, uploaded=mask) if faithful else (None, "")
+    content = content.convert("RGB") if content.mode != "RGB" else content
     states = []
     for path in style_paths:
         style = decode_image(Path(path).read_bytes(), max_side=size)
@@ -347,6 +356,10 @@ def stylize_file(
     (result,), _ = stylize_images(
         stylizer, [content], state, alpha=alpha, preserve_color=preserve_color
     )
+    if found[0] is not None:
+        result = _finish_image(
+            content, result, found[0], found[1], StylizeOutcome(ok=True), alpha, product_alpha, None
+        )
     data = encode_for_path(result, out_path, quality=quality)
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -156,3 +156,28 @@ def test_bad_product_mode_and_mask_count_are_clear_errors(photo):
         stylize_many([b""], style_bytes(photo), product_mode="maybe")
     with pytest.raises(ValueError, match="mask"):
         stylize_many([b"", b""], style_bytes(photo), product_mode="keep", masks=[None])
+
+
+def test_cli_keeps_the_product_of_an_uploaded_mask(photo, tmp_path, capsys):
+    from stylerecs.engine.__main__ import main
+
+    truth = truth_mask()
+    img = product_on(busy_background(photo), photo)
+    (tmp_path / "in.png").write_bytes(encode(img))
+    (tmp_path / "style.jpg").write_bytes(style_bytes(photo))
+    (tmp_path / "mask.png").write_bytes(encode(Image.fromarray((truth * 255).astype(np.uint8))))
+    out = tmp_path / "out.png"
+    args = [
+        "stylize",
+        "--content",
+        str(tmp_path / "in.png"),
+        "--style",
+        str(tmp_path / "style.jpg"),
+    ]
+    code = main(
+        [*args, "--out", str(out), "--product-mode", "keep", "--mask", str(tmp_path / "mask.png")]
+    )
+    assert code == 0, capsys.readouterr().err
+    result, original = decode(out.read_bytes()), np.asarray(img, dtype=np.float32) / 255
+    assert np.abs(result[inner(truth)] - original[inner(truth)]).mean() < 0.01
+    assert np.abs(result[inner(~truth)] - original[inner(~truth)]).mean() > 0.05
