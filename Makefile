@@ -52,6 +52,7 @@ bench: install wrk browser
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[worker,bench]'
 	$(PY) bench/stylize_classic.py
 	$(PY) bench/stylize.py
+	$(PY) bench/quality.py --sheet docs/quality_sheet.png --cell 150
 	$(PY) bench/stylize_hires.py
 	$(PY) bench/stylize_int8.py
 	$(PY) bench/recs.py

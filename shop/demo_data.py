@@ -1,7 +1,9 @@
 """The demo catalogue and style library, made from scikit-image's sample photos.
 
 Products are crops of real photographs (scikit-image ships them in its wheel, so nothing
-is downloaded); style references are photos and textures, some toned to give a look.
+is downloaded); style references are mostly textures (brick, grass, gravel, a tissue
+slide, star fields), some toned to give a look: the default weight-free stylizer
+(texture) carries a reference's texture, so references are chosen for theirs.
 """
 
 from __future__ import annotations
@@ -92,7 +94,7 @@ STYLES = [
     DemoStyle(
         "cosmic", "Cosmic", "Deep-space blues and star speckle, from the Hubble Deep Field.", 0.9
     ),
-    DemoStyle("ember", "Ember", "Warm reds and glowing oranges.", 0.85),
+    DemoStyle("ember", "Ember", "Warm reds and glowing oranges on a rough gravel grain.", 0.85),
     DemoStyle(
         "botanical", "Botanical", "Soft stained-glass browns and lilacs of a lab slide.", 0.9
     ),
@@ -151,7 +153,9 @@ def style_reference(slug: str) -> bytes:
     if slug == "cosmic":
         array = _sample("hubble_deep_field")[100:700, 150:750]
     elif slug == "ember":
-        array = _sample("retina")[300:1100, 300:1100]
+        # A texture, not a photo: the example-based stylizer copies a reference's patches,
+        # so a photo would ghost its objects onto the product.
+        array = _colourize(_sample("gravel"), (70, 8, 4), (255, 170, 40))
     elif slug == "botanical":
         array = _sample("immunohistochemistry")
     elif slug == "vintage":

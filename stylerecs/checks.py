@@ -331,3 +331,33 @@ def check_hardening_settings(app_configs=None, **kwargs):
             )
         ]
     return []
+
+
+def check_quality_settings(app_configs=None, **kwargs):
+    """The product-mask and quality-score settings, and the default stylizer."""
+    user = getattr(settings, "STYLERECS", {})
+    if not isinstance(user, dict):
+        return []
+    errors = []
+    if not isinstance(user.get("SCORE_VARIANTS", DEFAULTS["SCORE_VARIANTS"]), bool):
+        errors.append(
+            Error("STYLERECS['SCORE_VARIANTS'] must be True or False.", id="stylerecs.E111")
+        )
+    upload_to = user.get("MASK_UPLOAD_TO", DEFAULTS["MASK_UPLOAD_TO"])
+    if not isinstance(upload_to, str) or not upload_to.strip("/"):
+        errors.append(
+            Error("STYLERECS['MASK_UPLOAD_TO'] must be a storage folder name.", id="stylerecs.E112")
+        )
+    method = user.get("DEFAULT_METHOD", DEFAULTS["DEFAULT_METHOD"])
+    from .weights import METHOD_WEIGHTS
+
+    known = {"auto", *METHOD_WEIGHTS, *user.get("STYLIZERS", {})}
+    if method not in known:
+        errors.append(
+            Error(
+                f"STYLERECS['DEFAULT_METHOD'] = {method!r} is not a stylizer.",
+                hint=f"One of: {', '.join(sorted(known))}.",
+                id="stylerecs.E113",
+            )
+        )
+    return errors

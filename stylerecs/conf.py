@@ -31,8 +31,9 @@ DEFAULTS: dict[str, Any] = {
         "adain_decoder": "decoder.pth",
         "vgg19": "vgg19-dcbb9e9d.pth",
     },
-    # Default stylizer for new styles.
-    "DEFAULT_METHOD": "classic",
+    # Default stylizer for new styles: "auto" is adain when its weights are installed,
+    # else the weight-free texture method (see stylerecs.weights.default_method).
+    "DEFAULT_METHOD": "auto",
     # Torch device for the workers: None picks cuda when present, else cpu.
     "DEVICE": None,
     # Worker processes keep freed memory for reuse instead of handing every large block
@@ -161,6 +162,12 @@ DEFAULTS: dict[str, Any] = {
     # A variant whose task was interrupted (worker stopped, hard time limit, killed) this
     # many times is failed with that reason instead of being tried again.
     "MAX_ATTEMPTS": 5,
+    # --- Product masks and quality scores -----------------------------------------
+    # Compute quality scores (content fidelity, style strength) on the worker for
+    # every variant; they cost about a tenth of a texture stylization.
+    "SCORE_VARIANTS": True,
+    # Where the mask each variant used is stored (a greyscale PNG, white = product).
+    "MASK_UPLOAD_TO": "stylerecs/masks/used",
 }
 
 # Settings that name code; resolved to objects on access.

@@ -17,6 +17,7 @@ from .conf import stylerecs_settings
 # option each is passed as.
 METHOD_WEIGHTS: dict[str, dict[str, str]] = {
     "classic": {},
+    "texture": {},
     "adain": {"encoder_weights": "adain_encoder", "decoder_weights": "adain_decoder"},
     "gatys": {"encoder_weights": "vgg19"},
 }
@@ -46,6 +47,15 @@ def missing_weights(method: str) -> list[str]:
 
 def method_available(method: str) -> bool:
     return method in METHOD_WEIGHTS and not missing_weights(method)
+
+
+def default_method() -> str:
+    """The method of new styles: STYLERECS["DEFAULT_METHOD"], where "auto" means adain
+    when its weights are installed, else the weight-free texture method."""
+    method = stylerecs_settings.DEFAULT_METHOD
+    if method == "auto":
+        return "adain" if method_available("adain") else "texture"
+    return method
 
 
 def method_options(method: str) -> dict[str, str]:

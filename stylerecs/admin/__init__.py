@@ -7,6 +7,7 @@ this package registers the stylerecs models with the default admin site.
 
 from .batches import GenerationBatchAdmin
 from .display import thumbnail
+from .masks import ProductMaskAdmin
 from .products import ProductStyleProfileInline, ProductVariantsAdminMixin, StylizedVariantInline
 from .renditions import RenditionAdmin
 from .styles import StyleAdmin
@@ -14,6 +15,7 @@ from .variants import StylizedVariantAdmin
 
 __all__ = [
     "GenerationBatchAdmin",
+    "ProductMaskAdmin",
     "ProductStyleProfileInline",
     "ProductVariantsAdminMixin",
     "RenditionAdmin",

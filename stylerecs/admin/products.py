@@ -4,6 +4,7 @@ the "generate variants" action (:class:`ProductVariantsAdminMixin`)."""
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.db.models import F
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -16,6 +17,7 @@ from ..forms import GenerateVariantsForm
 from ..models import ProductStyleProfile, StylizedVariant
 from ..services.variants import variants_request
 from .display import original_alt, thumbnail, variant_alt
+from .masks import score
 
 
 class StylizedVariantInline(admin.TabularInline):
@@ -30,13 +32,44 @@ class StylizedVariantInline(admin.TabularInline):
     max_num = 0
     can_delete = False
     show_change_link = True
-    fields = ["original", "variant", "style", "style_version", "status", "error"]
+    fields = [
+        "original",
+        "variant",
+        "mask_used",
+        "style",
+        "style_version",
+        "status",
+        "fidelity",
+        "strength",
+        "error",
+    ]
     readonly_fields = fields
     verbose_name = _("stylized variant")
     verbose_name_plural = _("Stylized variants (original beside variant)")
 
     def has_add_permission(self, request, obj=None):
         return False
+
+    def get_queryset(self, request):
+        # Least faithful first: those are the ones a curator should look at.
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("style")
+            .order_by(F("content_fidelity").asc(nulls_last=True), "style__name")
+        )
+
+    @admin.display(description=_("Fidelity"))
+    def fidelity(self, obj: StylizedVariant) -> str:
+        return score(obj.content_fidelity)
+
+    @admin.display(description=_("Style strength"))
+    def strength(self, obj: StylizedVariant) -> str:
+        return score(obj.style_strength)
+
+    @admin.display(description=_("Mask used"))
+    def mask_used(self, obj: StylizedVariant) -> str:
+        return thumbnail(obj.mask, obj.mask_source or "mask", 60)
 
     @admin.display(description=_("Original"))
     def original(self, obj: StylizedVariant) -> str:

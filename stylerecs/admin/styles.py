@@ -12,7 +12,7 @@ from ..models import Style
 from ..services.styles import style_save
 from ..services.variants import weights_missing_reason
 from ..validators import ValidatedImageFormMixin
-from ..weights import METHOD_WEIGHTS, missing_weights
+from ..weights import METHOD_WEIGHTS, default_method, missing_weights
 from .display import thumbnail
 
 
@@ -45,6 +45,7 @@ class StyleAdmin(admin.ModelAdmin):
         "runnable",
         "strength",
         "preserve_color",
+        "product_mode",
         "is_active",
         "version",
         "embedding",
@@ -68,6 +69,8 @@ class StyleAdmin(admin.ModelAdmin):
                 ]
             },
         ),
+        (_("Product"), {"fields": ["product_mode", "product_strength"]}),
+        (_("Quality"), {"fields": ["min_fidelity", "low_fidelity_action"]}),
         (
             _("Bookkeeping"),
             {"fields": ["version", "reference_checksum", "updated_at"], "classes": ["collapse"]},
@@ -114,7 +117,7 @@ class StyleAdmin(admin.ModelAdmin):
             ]
             return forms.ChoiceField(
                 choices=[(n, n) for n in names],
-                initial=stylerecs_settings.DEFAULT_METHOD,
+                initial=default_method(),
                 help_text=db_field.help_text,
                 label=db_field.verbose_name.capitalize(),
             )

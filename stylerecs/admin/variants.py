@@ -9,6 +9,7 @@ from ..conf import get_adapter
 from ..models import StylizedVariant, VariantStatus
 from ..services.variants import variants_review
 from .display import original_alt, thumbnail, variant_alt
+from .masks import mask_upload_link, score
 from .renditions import renditions_table
 
 
@@ -21,9 +22,11 @@ class StylizedVariantAdmin(admin.ModelAdmin):
         "style",
         "style_version",
         "status",
+        "fidelity",
+        "strength",
         "time_taken",
     ]
-    list_filter = ["status", "style"]
+    list_filter = ["status", "style", "mask_source"]
     list_select_related = ["style", "product"]
     search_fields = ["style__name", "error"]
     actions = ["approve", "reject"]
@@ -31,6 +34,8 @@ class StylizedVariantAdmin(admin.ModelAdmin):
         "variant_large",
         "original_large",
         "renditions",
+        "mask_large",
+        "mask_correction",
     ]
     fieldsets = [
         (
@@ -43,8 +48,22 @@ class StylizedVariantAdmin(admin.ModelAdmin):
                     "style",
                     "style_version",
                     "status",
+                    "review_reason",
                     "error",
                     "renditions",
+                ]
+            },
+        ),
+        (
+            _("Quality and product mask"),
+            {
+                "fields": [
+                    "content_fidelity",
+                    "style_strength",
+                    "scores",
+                    "mask_large",
+                    "mask_source",
+                    "mask_correction",
                 ]
             },
         ),
@@ -97,6 +116,22 @@ class StylizedVariantAdmin(admin.ModelAdmin):
         adapter = get_adapter()
         alt = original_alt(adapter.title(obj.product))
         return thumbnail(adapter.image_file(obj.product), alt, size)
+
+    @admin.display(description=_("Fidelity"), ordering="content_fidelity")
+    def fidelity(self, obj):
+        return score(obj.content_fidelity)
+
+    @admin.display(description=_("Style strength"), ordering="style_strength")
+    def strength(self, obj):
+        return score(obj.style_strength)
+
+    @admin.display(description=_("Mask used"))
+    def mask_large(self, obj):
+        return thumbnail(obj.mask, _("The product mask this variant used"), 360)
+
+    @admin.display(description=_("Correct the mask"))
+    def mask_correction(self, obj):
+        return mask_upload_link(obj.product_id)
 
     @admin.display(description=_("Variant"))
     def variant_thumb(self, obj):

@@ -61,6 +61,15 @@ def _parser() -> argparse.ArgumentParser:
         help="folder holding the known weight files; fills the --*-weights not given",
     )
     run.add_argument("--tile", type=int, default=None, help="largest tile side (adain)")
+    run.add_argument(
+        "--product-mode",
+        choices=["off", "keep", "soften"],
+        default="off",
+        help="keep the product (found by --mask, the alpha channel or a plain background) "
+        "as it is, or restyle it at --product-strength (default off: restyle everything)",
+    )
+    run.add_argument("--product-strength", type=float, default=0.3, help="for soften")
+    run.add_argument("--mask", default=None, help="product mask image (white = product)")
 
     commands.add_parser("methods", help="list the registered stylizers")
     _add_train_decoder(commands)
@@ -238,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "embed":
             return _run_embed(args)
 
+        from pathlib import Path
+
         from .pipeline import stylize_file
 
         width, height = stylize_file(
@@ -252,6 +263,9 @@ def main(argv: list[str] | None = None) -> int:
             out_path=args.out,
             device=args.device,
             quality=args.quality,
+            product_mode=args.product_mode,
+            product_alpha=args.product_strength,
+            mask=Path(args.mask).read_bytes() if args.mask else None,
         )
     except (ImageError, ValueError, UnknownStylizer, WeightsMissing, OSError) as exc:
         # OSError covers missing or unreadable input files and an unwritable output.

@@ -97,12 +97,15 @@ def _sniff_format(data: bytes) -> str | None:
 
 
 def decode_image(
-    data: bytes, *, limits: ImageLimits = ImageLimits(), max_side: int = 0
+    data: bytes, *, limits: ImageLimits = ImageLimits(), max_side: int = 0, keep_alpha: bool = False
 ) -> Image.Image:
     """Decode untrusted image bytes into an 8-bit sRGB ``RGB`` image.
 
     The EXIF orientation is applied, transparency is composited over white, and when
     ``max_side`` > 0 the image is downscaled (never upscaled) so its long side fits.
+    With ``keep_alpha`` an image that had transparency comes back ``RGBA``: the colour
+    channels are still the composite over white, the alpha channel is the original's
+    (the product mask of a cut-out photo).
     Raises :class:`ImageError`, with a message that says what is wrong, for anything that
     is not a usable image.
     """
@@ -148,7 +151,10 @@ def decode_image(
 
     try:
         img = _apply_orientation(img)
+        alpha = _alpha_channel(img) if keep_alpha else None
         img = _to_rgb(img, icc)
+        if alpha is not None:
+            img.putalpha(alpha)
     except (OSError, ValueError) as exc:
         raise ImageError(f"cannot convert image to RGB: {exc}") from exc
     if max_side > 0:
@@ -167,6 +173,15 @@ def _load_strictly(img: Image.Image) -> None:
         img.load()
     finally:
         ImageFile.LOAD_TRUNCATED_IMAGES = True
+
+
+def _alpha_channel(img: Image.Image) -> Image.Image | None:
+    """The image's transparency as an ``L`` image, or None when it has none."""
+    if img.mode in _ALPHA_MODES or (img.mode == "P" and img.has_transparency_data):
+        return img.convert("RGBA").getchannel("A")
+    if img.mode in ("L", "RGB") and "transparency" in img.info:
+        return img.convert("RGBA").getchannel("A")
+    return None
 
 
 @lru_cache(maxsize=16)
@@ -377,8 +392,10 @@ def _run_isolated(fn, *args, timeout: float):
         raise ImageError(f"decoding timed out after {timeout:g} s") from None
 
 
-def _decode_in_child(data: bytes, limits: ImageLimits, max_side: int) -> tuple[str, tuple, bytes]:
-    img = decode_image(data, limits=limits, max_side=max_side)
+def _decode_in_child(
+    data: bytes, limits: ImageLimits, max_side: int, keep_alpha: bool = False
+) -> tuple[str, tuple, bytes]:
+    img = decode_image(data, limits=limits, max_side=max_side, keep_alpha=keep_alpha)
     return img.mode, img.size, img.tobytes()
 
 
@@ -388,6 +405,7 @@ def decode_image_isolated(
     limits: ImageLimits = ImageLimits(),
     max_side: int = 0,
     timeout: float = 60,
+    keep_alpha: bool = False,
 ) -> Image.Image:
     """Like :func:`decode_image`, but the decoding runs in a separate process.
 
@@ -400,5 +418,7 @@ def decode_image_isolated(
     # Refuse oversized input here, so it is never even copied to the child.
     if len(data) > limits.max_bytes:
         raise ImageError(f"file too large: {len(data)} bytes > limit {limits.max_bytes}")
-    mode, size, raw = _run_isolated(_decode_in_child, data, limits, max_side, timeout=timeout)
+    mode, size, raw = _run_isolated(
+        _decode_in_child, data, limits, max_side, keep_alpha, timeout=timeout
+    )
     return Image.frombytes(mode, size, raw)

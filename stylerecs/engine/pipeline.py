@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from PIL import Image
 
+from . import masks as product_masks
 from .images import (
     ImageError,
     ImageLimits,
@@ -32,6 +33,7 @@ from .stylizers import StyleState, Stylizer, get_stylizer
 from .tensors import pil_to_tensor, stack_batch, tensor_to_pil
 
 __all__ = [
+    "PRODUCT_MODES",
     "StylizeOutcome",
     "clear_style_cache",
     "stylize_file",
@@ -40,6 +42,10 @@ __all__ = [
 ]
 
 STYLE_CACHE_SIZE = 32
+#: What happens to the product itself: restyled like the rest ("off"), kept as it is
+#: ("keep"), or restyled at ``product_alpha`` ("soften"); see stylerecs.engine.masks.
+PRODUCT_MODES = ("off", "keep", "soften")
+_SCORE_STYLE_SIDE = 256  # the quality scores analyse images at this size anyway
 
 
 @dataclass
@@ -52,6 +58,12 @@ class StylizeOutcome:
     height: int = 0
     error: str = ""
     seconds: float = 0.0
+    #: Quality scores (stylerecs.engine.quality.SCORE_NAMES), when asked for.
+    scores: dict | None = None
+    #: The feathered product mask that was used, as a greyscale PNG, and its source
+    #: ("uploaded", "alpha" or "estimated"); None and "" when the whole photo was restyled.
+    mask: bytes | None = None
+    mask_source: str = ""
 
 
 class _StyleCache:
@@ -190,6 +202,10 @@ def stylize_many(
     limits: ImageLimits | None = None,
     isolate_decoding: bool = True,
     options: dict | None = None,
+    product_mode: str = "off",
+    product_alpha: float = 0.0,
+    masks: Sequence[bytes | None] | None = None,
+    score: bool = False,
 ) -> list[StylizeOutcome]:
     """Restyle each of ``contents`` (encoded images) with ``style`` (an encoded image).
 
@@ -197,8 +213,18 @@ def stylize_many(
     ``ok=False`` and the reason; the others are unaffected. A bad style image raises
     :class:`ImageError`. ``style_key`` (e.g. "style 7 version 3") lets the prepared
     style be reused across calls. Errors of the stylizer itself propagate.
+
+    ``product_mode`` (one of PRODUCT_MODES) keeps the product faithful: its mask comes
+    from ``masks`` (uploaded mask images, one per content or None), the photo's alpha
+    channel or an estimate of a plain background. ``score`` adds quality scores.
     """
     Stylizer.check_alpha(alpha)
+    if product_mode not in PRODUCT_MODES:
+        raise ValueError(f"product_mode must be one of {PRODUCT_MODES}, got {product_mode!r}")
+    product_alpha = 0.0 if product_mode == "keep" else Stylizer.check_alpha(product_alpha)
+    masks = list(masks) if masks is not None else [None] * len(contents)
+    if len(masks) != len(contents):
+        raise ValueError(f"{len(contents)} content(s) but {len(masks)} mask(s)")
     limits = limits or ImageLimits()
     options = dict(options or {})
     stylizer = get_stylizer(method, device=device, **options)
@@ -213,26 +239,70 @@ def stylize_many(
     outcomes = [StylizeOutcome(ok=False) for _ in contents]
     decoded: list[Image.Image] = []
     positions: list[int] = []
+    found_masks: list[tuple] = []
+    faithful = product_mode != "off"
     for index, data in enumerate(contents):
         started = time.perf_counter()
         try:
-            decoded.append(decode(data, limits=limits, max_side=max_side))
+            img = decode(data, limits=limits, max_side=max_side, keep_alpha=faithful)
+            if faithful:
+                found_masks.append(product_masks.product_mask(img, uploaded=masks[index]))
+            decoded.append(img.convert("RGB") if img.mode != "RGB" else img)
             positions.append(index)
         except ImageError as exc:
             outcomes[index].error = str(exc)
+        except (OSError, ValueError) as exc:  # an unreadable uploaded mask
+            outcomes[index].error = f"the product mask cannot be used: {exc}"
         outcomes[index].seconds = time.perf_counter() - started
 
     images, seconds = stylize_images(
         stylizer, decoded, state, alpha=alpha, preserve_color=preserve_color
     )
-    for index, img, spent in zip(positions, images, seconds, strict=True):
+    style_small = None
+    if score:
+        style_small = pil_to_tensor(decode(style, limits=limits, max_side=_SCORE_STYLE_SIDE))
+    for n, (index, img, spent) in enumerate(zip(positions, images, seconds, strict=True)):
         started = time.perf_counter()
         outcome = outcomes[index]
+        mask, source = found_masks[n] if faithful else (None, "")
+        if mask is not None or score:
+            img = _finish_image(
+                decoded[n], img, mask, source, outcome, alpha, product_alpha, style_small
+            )
         outcome.data = encode_image(img, format="JPEG", quality=quality)
         outcome.width, outcome.height = img.size
         outcome.ok = True
         outcome.seconds += spent + time.perf_counter() - started
     return outcomes
+
+
+def _finish_image(
+    original: Image.Image,
+    styled: Image.Image,
+    mask,
+    source: str,
+    outcome: StylizeOutcome,
+    alpha: float,
+    product_alpha: float,
+    style_small: torch.Tensor | None,
+) -> Image.Image:
+    """Blend the product back in (when masked) and score the result into ``outcome``."""
+    content = pil_to_tensor(original)
+    out = pil_to_tensor(styled)
+    soft = None
+    if mask is not None:
+        out, soft = product_masks.blend_product(
+            content, out, mask, alpha=alpha, product_alpha=product_alpha
+        )
+        outcome.mask = product_masks.encode_mask(soft)
+        outcome.mask_source = source
+    if style_small is not None:
+        from .quality import quality_scores
+
+        outcome.scores = quality_scores(
+            content, out, style_small, mask=soft, product_kept=soft is not None
+        )
+    return tensor_to_pil(out) if soft is not None else styled
 
 
 def stylize_file(
@@ -248,6 +318,9 @@ def stylize_file(
     quality: int = 90,
     options: dict | None = None,
     style_weights: Sequence[float] | None = None,
+    product_mode: str = "off",
+    product_alpha: float = 0.0,
+    mask: bytes | None = None,
 ) -> tuple[int, int]:
     """Stylize one image file into ``out_path`` (PNG if it ends with .png, else JPEG).
 
@@ -264,8 +337,14 @@ def stylize_file(
     weights = [1.0] * len(style_paths) if style_weights is None else list(style_weights)
     if len(weights) != len(style_paths):
         raise ValueError(f"{len(style_paths)} style(s) but {len(weights)} style weight(s)")
+    if product_mode not in PRODUCT_MODES:
+        raise ValueError(f"product_mode must be one of {PRODUCT_MODES}, got {product_mode!r}")
+    product_alpha = 0.0 if product_mode == "keep" else Stylizer.check_alpha(product_alpha)
     stylizer = get_stylizer(method, device=device, **dict(options or {}))
-    content = decode_image(Path(content_path).read_bytes(), max_side=size)
+    faithful = product_mode != "off"
+    content = decode_image(Path(content_path).read_bytes(), max_side=size, keep_alpha=faithful)
+    found = product_masks.product_mask(content, uploaded=mask) if faithful else (None, "")
+    content = content.convert("RGB") if content.mode != "RGB" else content
     states = []
     for path in style_paths:
         style = decode_image(Path(path).read_bytes(), max_side=size)
@@ -277,6 +356,10 @@ def stylize_file(
     (result,), _ = stylize_images(
         stylizer, [content], state, alpha=alpha, preserve_color=preserve_color
     )
+    if found[0] is not None:
+        result = _finish_image(
+            content, result, found[0], found[1], StylizeOutcome(ok=True), alpha, product_alpha, None
+        )
     data = encode_for_path(result, out_path, quality=quality)
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,7 @@ version so that SQLite and PostgreSQL both work; scoring loads them in bulk.
 """
 
 from .base import PRODUCT_MODEL, VectorMixin
+from .masks import ProductMask
 from .recommendations import ProductStyleProfile, Recommendation
 from .renditions import Rendition, RenditionFormat, RenditionStatus
 from .shoppers import (
@@ -15,14 +16,24 @@ from .shoppers import (
     ShopperSettings,
     StylePreference,
 )
-from .styles import GenerationBatch, Style, StylizedVariant, VariantStatus
+from .styles import (
+    FidelityAction,
+    GenerationBatch,
+    ProductMode,
+    Style,
+    StylizedVariant,
+    VariantStatus,
+)
 
 __all__ = [
     "PRODUCT_MODEL",
+    "FidelityAction",
     "GenerationBatch",
     "Interaction",
     "InteractionKind",
     "PreferenceSource",
+    "ProductMask",
+    "ProductMode",
     "ProductStyleProfile",
     "Recommendation",
     "Rendition",

@@ -11,6 +11,26 @@ from django.utils.translation import gettext_lazy as _
 from .base import PRODUCT_MODEL, VectorMixin, product_title
 
 
+def default_method() -> str:
+    """The stylizer of new styles: STYLERECS["DEFAULT_METHOD"], "auto" resolved."""
+    from ..weights import default_method as resolve
+
+    return resolve()
+
+
+class ProductMode(models.TextChoices):
+    """What a style does to the product itself (the mask finds it in the photo)."""
+
+    OFF = "off", _("Restyle the whole photo")
+    KEEP = "keep", _("Keep the product as it is; restyle the rest")
+    SOFTEN = "soften", _("Restyle the product at the lower product strength")
+
+
+class FidelityAction(models.TextChoices):
+    REVIEW = "review", _("Hold for review")
+    REJECT = "reject", _("Reject")
+
+
 class Style(VectorMixin):
     """A look that staff curate: a reference image and how strongly to apply it."""
 
@@ -21,14 +41,42 @@ class Style(VectorMixin):
     reference_checksum = models.CharField(max_length=64, blank=True, editable=False)
     method = models.CharField(
         max_length=50,
-        default="classic",
-        help_text=_("Stylizer backend: classic (no weights), adain or gatys."),
+        default=default_method,
+        help_text=_(
+            "Stylizer backend: texture or classic (no weights), adain or gatys (need weights)."
+        ),
     )
     strength = models.FloatField(
         default=1.0, help_text=_("Alpha, 0 (the original photo) to 1 (the full style).")
     )
     preserve_color = models.BooleanField(
         default=False, help_text=_("Keep the product's own colours; transfer texture only.")
+    )
+    product_mode = models.CharField(
+        max_length=8,
+        choices=ProductMode.choices,
+        default=ProductMode.OFF,
+        help_text=_(
+            "Keep the product faithful: its mask comes from an uploaded product mask, the "
+            "photo's transparency, or an estimate of a plain background."
+        ),
+    )
+    product_strength = models.FloatField(
+        default=0.3, help_text=_("Strength on the product when it is restyled softer, 0..1.")
+    )
+    min_fidelity = models.FloatField(
+        null=True,
+        blank=True,
+        help_text=_(
+            "Variants whose content fidelity (0..1) is below this are not approved "
+            "automatically; empty for no threshold."
+        ),
+    )
+    low_fidelity_action = models.CharField(
+        max_length=8,
+        choices=FidelityAction.choices,
+        default=FidelityAction.REVIEW,
+        help_text=_("What happens to a variant below the fidelity threshold."),
     )
     is_active = models.BooleanField(default=True)
     version = models.PositiveIntegerField(
@@ -50,7 +98,16 @@ class Style(VectorMixin):
             models.CheckConstraint(
                 condition=Q(strength__gte=0) & Q(strength__lte=1),
                 name="stylerecs_style_strength_0_1",
-            )
+            ),
+            models.CheckConstraint(
+                condition=Q(product_strength__gte=0) & Q(product_strength__lte=1),
+                name="stylerecs_style_product_strength_0_1",
+            ),
+            models.CheckConstraint(
+                condition=Q(min_fidelity__isnull=True)
+                | (Q(min_fidelity__gte=0) & Q(min_fidelity__lte=1)),
+                name="stylerecs_style_min_fidelity_0_1",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -103,6 +160,20 @@ class StylizedVariant(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     seconds = models.FloatField(null=True, blank=True, help_text=_("Stylizing time."))
+    content_fidelity = models.FloatField(
+        null=True,
+        blank=True,
+        help_text=_("Mean of luminance SSIM and edge agreement with the photo (inside the mask)."),
+    )
+    style_strength = models.FloatField(
+        null=True,
+        blank=True,
+        help_text=_("Share of the photo's distance to the style's texture and colour closed."),
+    )
+    scores = models.JSONField(default=dict, blank=True, help_text=_("All quality scores."))
+    mask = models.ImageField(upload_to="stylerecs/masks/used", blank=True)
+    mask_source = models.CharField(max_length=12, blank=True)
+    review_reason = models.CharField(max_length=200, blank=True)
     reviewed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

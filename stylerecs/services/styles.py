@@ -19,6 +19,8 @@ def style_fingerprint(style: Style) -> str:
         f"{float(style.strength):.4f}",
         str(bool(style.preserve_color)),
     ]
+    if style.product_mode != "off":  # only then: existing styles keep their fingerprint
+        parts += [style.product_mode, f"{float(style.product_strength):.4f}"]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 

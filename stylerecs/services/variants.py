@@ -26,6 +26,7 @@ from ..models import GenerationBatch, Style, StylizedVariant, VariantStatus
 from ..weights import method_options, missing_weights
 from .batches import batches_refresh
 from .files import SourceTooLarge, file_checksum, read_limited, save_content_addressed
+from .quality import product_mask_checksums, product_masks_read, variant_route
 from .queueing import variants_enqueue, variants_release
 from .renditions import renditions_schedule
 
@@ -36,13 +37,17 @@ DONE_STATUSES = (VariantStatus.READY, VariantStatus.APPROVED, VariantStatus.REJE
 
 def variant_params(style: Style) -> dict:
     """The parameters that, with the style version, decide a variant's pixels."""
-    return {
+    params = {
         "method": style.method,
         "alpha": round(float(style.strength), 4),
         "preserve_color": bool(style.preserve_color),
         "max_side": int(stylerecs_settings.VARIANT_MAX_SIDE),
         "quality": int(stylerecs_settings.VARIANT_JPEG_QUALITY),
     }
+    if style.product_mode != "off":  # absent otherwise: older variants keep their keys
+        params["product_mode"] = style.product_mode
+        params["product_alpha"] = round(float(style.product_strength), 4)
+    return params
 
 
 def idempotency_key(*, product_pk, source_checksum: str, style: Style, params: dict) -> str:
@@ -85,6 +90,7 @@ def variants_request(
         variants: list[StylizedVariant] = []
         to_enqueue: list[StylizedVariant] = []
         params_of = {style.pk: variant_params(style) for style in styles}
+        mask_of = product_mask_checksums(product_ids=product_ids)
         for product in products:
             image = adapter.image_file(product)
             if image is None:
@@ -93,6 +99,9 @@ def variants_request(
             checksum = file_checksum(image)
             for style in styles:
                 params = params_of[style.pk]
+                if "product_mode" in params and product.pk in mask_of:
+                    # A corrected mask makes new variants rather than reusing old ones.
+                    params = {**params, "mask": mask_of[product.pk]}
                 key = idempotency_key(
                     product_pk=product.pk, source_checksum=checksum, style=style, params=params
                 )
@@ -318,6 +327,12 @@ def _process_style_group(group: list[StylizedVariant], token: str) -> dict[str, 
         return counts
 
     params = jobs[0][0].params
+    product_mode = params.get("product_mode", "off")
+    uploaded = {}
+    if product_mode != "off":
+        uploaded = product_masks_read(
+            product_ids=[v.product_id for v, _ in jobs], max_bytes=max_bytes
+        )
     try:
         outcomes = engine.stylize_many(
             [data for _, data in jobs],
@@ -332,6 +347,10 @@ def _process_style_group(group: list[StylizedVariant], token: str) -> dict[str, 
             limits=limits,
             isolate_decoding=bool(stylerecs_settings.ISOLATE_DECODING),
             options=method_options(params["method"]),
+            product_mode=product_mode,
+            product_alpha=params.get("product_alpha", 0.0),
+            masks=[uploaded.get(v.product_id) for v, _ in jobs],
+            score=bool(stylerecs_settings.SCORE_VARIANTS),
         )
     except engine.ImageError as exc:
         _fail([v for v, _ in jobs], token, f"Style reference image is unusable: {exc}")
@@ -343,7 +362,6 @@ def _process_style_group(group: list[StylizedVariant], token: str) -> dict[str, 
         counts["failed"] += len(jobs)
         return counts
 
-    approved = bool(stylerecs_settings.AUTO_APPROVE)
     finished: list[int] = []
     for (variant, _), outcome in zip(jobs, outcomes, strict=True):
         if not outcome.ok:
@@ -354,6 +372,11 @@ def _process_style_group(group: list[StylizedVariant], token: str) -> dict[str, 
             name = save_content_addressed(
                 outcome.data, prefix=stylerecs_settings.VARIANT_UPLOAD_TO, extension="jpg"
             )
+            mask_name = ""
+            if outcome.mask:
+                mask_name = save_content_addressed(
+                    outcome.mask, prefix=stylerecs_settings.MASK_UPLOAD_TO, extension="png"
+                )
         except Exception as exc:  # noqa: BLE001
             # Storage backends raise OSError (full disk, quota) or their own client
             # errors; either way this variant's file is not stored, the others may be.
@@ -361,10 +384,18 @@ def _process_style_group(group: list[StylizedVariant], token: str) -> dict[str, 
             _fail([variant], token, f"The image could not be stored ({type(exc).__name__}): {exc}")
             counts["failed"] += 1
             continue
+        status, reason = variant_route(style=style, scores=outcome.scores)
+        scores = outcome.scores or {}
         if _finish(
             variant,
             token,
-            status=VariantStatus.APPROVED if approved else VariantStatus.READY,
+            status=status,
+            review_reason=reason,
+            content_fidelity=scores.get("fidelity"),
+            style_strength=scores.get("style_gap_closed"),
+            scores=scores,
+            mask=mask_name,
+            mask_source=outcome.mask_source,
             image=name,
             width=outcome.width,
             height=outcome.height,

@@ -32,7 +32,7 @@ class Command(BaseCommand):
             "--method",
             default="auto",
             help="Stylizer of new demo styles; 'auto': adain when its weights are installed, "
-            "else classic (which needs none).",
+            "else texture (example-based, needs none).",
         )
         parser.add_argument(
             "--profiles",
@@ -44,7 +44,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, limit, admin, method, profiles, **options):
         if method == "auto":
-            method = "adain" if method_available("adain") else "classic"
+            method = "adain" if method_available("adain") else "texture"
         products = demo_data.PRODUCTS[:limit] if limit else demo_data.PRODUCTS
         created_products = created_styles = 0
         with transaction.atomic():

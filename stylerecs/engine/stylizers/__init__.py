@@ -43,6 +43,7 @@ BUILTIN: dict[str, str] = {
     "adain": "stylerecs.engine.stylizers.adain.AdaINStylizer",
     "classic": "stylerecs.engine.stylizers.classic.ClassicStylizer",
     "gatys": "stylerecs.engine.stylizers.gatys.GatysStylizer",
+    "texture": "stylerecs.engine.stylizers.texture.TextureStylizer",
 }
 
 
