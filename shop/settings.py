@@ -237,6 +237,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "stylerecs.tasks.refresh_profiles",
         "schedule": crontab(minute=0),  # hourly: only changed photos are embedded
     },
+    "stylerecs-experiments-guard": {
+        "task": "stylerecs.tasks.experiments_guard",
+        "schedule": crontab(minute=30),  # hourly; see GUARDRAIL_ALPHA for why so strict
+    },
     "stylerecs-requeue-stale-variants": {
         "task": "stylerecs.tasks.requeue_stale_variants",
         "schedule": crontab(minute="*/15"),

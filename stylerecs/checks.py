@@ -193,3 +193,38 @@ def check_scoring_settings(app_configs=None, **kwargs):
             )
         )
     return errors
+
+
+@register()
+def check_experiment_settings(app_configs=None, **kwargs):
+    """The experiment settings: switches are booleans, levels and windows in range."""
+    user = getattr(settings, "STYLERECS", {})
+    if not isinstance(user, dict):
+        return []
+    value = {key: user.get(key, DEFAULTS[key]) for key in DEFAULTS}
+    errors = []
+    for key in ("IMPRESSIONS_ENABLED", "GUARDRAIL_ENABLED"):
+        if not isinstance(value[key], bool):
+            errors.append(Error(f"STYLERECS[{key!r}] must be True or False.", id="stylerecs.E030"))
+    for key in ("SRM_P_THRESHOLD", "GUARDRAIL_ALPHA"):
+        if not _number(value[key]) or not 0 < value[key] < 1:
+            errors.append(
+                Error(
+                    f"STYLERECS[{key!r}] must be a number between 0 and 1 (exclusive), "
+                    f"not {value[key]!r}.",
+                    id="stylerecs.E031",
+                )
+            )
+    for key in (
+        "ATTRIBUTION_WINDOW_SECONDS",
+        "EXPERIMENTS_CACHE_SECONDS",
+        "GUARDRAIL_MIN_SHOPPERS",
+    ):
+        if not _number(value[key]) or value[key] < 0:
+            errors.append(
+                Error(
+                    f"STYLERECS[{key!r}] must be a number, at least 0, not {value[key]!r}.",
+                    id="stylerecs.E032",
+                )
+            )
+    return errors

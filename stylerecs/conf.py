@@ -106,6 +106,23 @@ DEFAULTS: dict[str, Any] = {
     "EMBEDDING_MAX_SIDE": 256,
     # Product photos embedded per engine call.
     "PROFILE_BATCH_SIZE": 32,
+    # --- Experiments (docs/EXPERIMENTS.md) ------------------------------------------
+    # Log impressions (one INSERT per page) and link events to them.
+    "IMPRESSIONS_ENABLED": True,
+    # An event links to the shopper's latest impression of the product this recent.
+    "ATTRIBUTION_WINDOW_SECONDS": 24 * 3600,
+    # The running experiment and its arms are cached this long (cleared on start/stop).
+    "EXPERIMENTS_CACHE_SECONDS": 30,
+    # Reports flag a sample-ratio mismatch below this chi-square p-value.
+    "SRM_P_THRESHOLD": 0.001,
+    # Guard rail (task `experiments_guard`, for celery beat): an arm whose conversion is
+    # lower than the control's at one-sided p < GUARDRAIL_ALPHA, once both arms have
+    # GUARDRAIL_MIN_SHOPPERS shoppers, is stopped (its shoppers see the control; data is
+    # kept). Checked repeatedly, so the level is small: k checks stop a harmless arm with
+    # probability at most k * alpha (Bonferroni).
+    "GUARDRAIL_ENABLED": True,
+    "GUARDRAIL_ALPHA": 0.001,
+    "GUARDRAIL_MIN_SHOPPERS": 100,
 }
 
 # Settings that name code; resolved to objects on access.

@@ -11,6 +11,7 @@ import uuid
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
+from .services import experiment_analysis
 from .services import profiles as profile_services
 from .services import recommendations as recommendation_services
 from .services import variants as variant_services
@@ -66,3 +67,9 @@ def refresh_all_recommendations(chunk_size: int | None = None) -> int:
 def refresh_profiles(product_ids: list | None = None) -> int:
     """Embed changed product photos and styles; refresh affinities (``gpu`` queue)."""
     return profile_services.profiles_refresh(product_ids=product_ids)
+
+
+@shared_task(autoretry_for=TRANSIENT, retry_backoff=True, max_retries=3)
+def experiments_guard() -> list[str]:
+    """Stop experiment arms that make conversion significantly worse (for celery beat)."""
+    return experiment_analysis.experiments_guard()

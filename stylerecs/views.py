@@ -19,12 +19,14 @@ from django.views.decorators.http import require_GET, require_POST
 
 from . import selectors
 from .api.throttles import EventRateThrottle
+from .assignment import running_experiment, treatment_for
 from .conf import get_adapter
 from .forms import EventForm, PreferencesForm, QuizForm
-from .models import Style
+from .models import Style, Surface
 from .services import preferences as preference_services
 from .services import privacy as privacy_services
 from .services.events import interaction_record
+from .services.experiments import impressions_log
 from .shoppers import shopper_from_request
 
 POPULAR_REASON = "Popular right now"
@@ -75,17 +77,32 @@ def _cards(rows: list[dict], style) -> list[dict]:
 
 
 def for_you(request):
-    """The shopper's stored recommendations with their reasons; popular ones when none."""
-    shopper = shopper_from_request(request, create=False)
+    """The shopper's stored recommendations with their reasons; popular ones when none.
+
+    The experiment arm decides the ranking and whether cards show the shopper's style;
+    the cards shown are logged as impressions (one INSERT).
+    """
+    # A visitor needs an id to be assigned an arm; without an experiment, none is made.
+    shopper = shopper_from_request(request, create=running_experiment() is not None)
     enabled = shopper is None or preference_services.personalisation_enabled(shopper=shopper)
-    rows = selectors.recommendations_for(shopper=shopper, limit=FOR_YOU_LIMIT)
+    treatment = treatment_for(shopper=shopper, personalise=enabled)
+    rows = selectors.recommendations_for(shopper=shopper, limit=FOR_YOU_LIMIT, treatment=treatment)
     personalised = any(row["reason"] != POPULAR_REASON for row in rows)
     top_style = selectors.top_style_for(shopper=shopper) if shopper and enabled else None
+    if not treatment.shows_style(top_style):
+        top_style = None
+    cards = _cards(rows, top_style)
+    impressions_log(
+        shopper=shopper,
+        surface=Surface.FOR_YOU,
+        items=[(card["product"].pk, card["variant"] and card["variant"].pk) for card in cards],
+        treatment=treatment,
+    )
     return render(
         request,
         "stylerecs/for_you.html",
         {
-            "cards": _cards(rows, top_style),
+            "cards": cards,
             "personalised": personalised,
             "personalisation_enabled": enabled,
             "top_style": top_style,
@@ -115,6 +132,15 @@ def quiz(request):
             return redirect("stylerecs:for_you")
     else:
         form = QuizForm(rounds=rounds)
+        shopper = shopper_from_request(request, create=running_experiment() is not None)
+        impressions_log(
+            shopper=shopper,
+            surface=Surface.QUIZ,
+            items=[
+                (product.pk, variant.pk) for product, variants in rounds for variant in variants
+            ],
+            treatment=treatment_for(shopper=shopper),
+        )
     return render(
         request, "stylerecs/quiz.html", {"form": form, "rounds": form.rounds_for_template()}
     )

@@ -6,6 +6,16 @@ version so that SQLite and PostgreSQL both work; scoring loads them in bulk.
 """
 
 from .base import PRODUCT_MODEL, VectorMixin
+from .experiments import (
+    Arm,
+    ArmRanking,
+    ArmVariants,
+    Assignment,
+    Experiment,
+    ExperimentStatus,
+    Impression,
+    Surface,
+)
 from .recommendations import ProductStyleProfile, Recommendation
 from .shoppers import (
     Interaction,
@@ -18,6 +28,14 @@ from .styles import GenerationBatch, Style, StylizedVariant, VariantStatus
 
 __all__ = [
     "PRODUCT_MODEL",
+    "Arm",
+    "ArmRanking",
+    "ArmVariants",
+    "Assignment",
+    "Experiment",
+    "ExperimentStatus",
+    "Impression",
+    "Surface",
     "GenerationBatch",
     "Interaction",
     "InteractionKind",
