@@ -7,11 +7,13 @@ this package registers the stylerecs models with the default admin site.
 
 from .batches import GenerationBatchAdmin
 from .display import thumbnail
+from .experiments import ExperimentAdmin
 from .products import ProductStyleProfileInline, ProductVariantsAdminMixin, StylizedVariantInline
 from .styles import StyleAdmin
 from .variants import StylizedVariantAdmin
 
 __all__ = [
+    "ExperimentAdmin",
     "GenerationBatchAdmin",
     "ProductStyleProfileInline",
     "ProductVariantsAdminMixin",

@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
-from . import schema, views  # noqa: F401 (schema registers OpenAPI extensions)
+from . import experiments, schema, views  # noqa: F401 (schema registers OpenAPI extensions)
 
 app_name = "stylerecs_api"
 
@@ -15,6 +15,7 @@ router.register("products", views.ProductViewSet, basename="product")
 router.register("interactions", views.InteractionViewSet, basename="interaction")
 router.register("batches", views.BatchViewSet, basename="batch")
 router.register("variants", views.VariantViewSet, basename="variant")
+router.register("experiments", experiments.ExperimentViewSet, basename="experiment")
 
 urlpatterns = [
     path("me/preferences/", views.PreferencesView.as_view(), name="me-preferences"),

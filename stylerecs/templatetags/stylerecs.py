@@ -88,3 +88,11 @@ def stylerecs_feedback(context, product, variant=None):
         "next": request.get_full_path() if request is not None else "",
         "csrf_token": context.get("csrf_token"),
     }
+
+
+@register.filter
+def stylerecs_percent(value, digits: int = 1) -> str:
+    """``0.0423|stylerecs_percent`` is ``"4.2%"``; ``None`` is a dash."""
+    if value is None or value == "":
+        return "—"
+    return f"{float(value) * 100:.{int(digits)}f}%"
