@@ -76,7 +76,7 @@ def _ratio_and_variance(numerators, denominators) -> tuple[float, float]:
     y = np.asarray(numerators, dtype=float)
     x = np.asarray(denominators, dtype=float)
     n = y.size
-    mean_x = x.mean()
+    mean_x = x.mean() if n else 0.0
     if n < 2 or mean_x == 0:
         raise ValueError("A ratio needs at least two shoppers with a non-zero denominator.")
     ratio = y.sum() / x.sum()

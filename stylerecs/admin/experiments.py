@@ -100,6 +100,10 @@ class ExperimentAdmin(admin.ModelAdmin):
             ]
         return fields
 
+    def get_prepopulated_fields(self, request, obj=None):
+        draft = obj is None or obj.status == ExperimentStatus.DRAFT
+        return self.prepopulated_fields if draft else {}
+
     @admin.display(description=_("Arms"))
     def arm_count(self, obj: Experiment) -> int:
         return obj.arms.count()
