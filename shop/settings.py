@@ -255,6 +255,7 @@ STYLERECS = {
     "DEVICE": os.environ.get("STYLERECS_DEVICE") or None,
     "KEEP_FREED_MEMORY": env_bool("STYLERECS_KEEP_FREED_MEMORY", True),
     "WEIGHTS_DIR": os.environ.get("STYLERECS_WEIGHTS_DIR", str(VAR_DIR / "weights")),
+    "IMPRESSIONS_ENABLED": env_bool("STYLERECS_IMPRESSIONS_ENABLED", True),
 }
 
 LOGGING = {

@@ -13,6 +13,11 @@ classic two-proportion power calculation (Chow, Shao & Wang, "Sample Size Calcul
 in Clinical Research", 2008, §4.2); a p-value or interval is only valid when read once,
 at that horizon. Reports before it carry a warning; repeated peeking at a 5% test raises
 its false-positive rate well above 5%.
+
+The guard rail, which *does* look again and again, uses a sequential test instead: the
+mixture sequential probability ratio test (mSPRT; Johari, Koomen, Pekelis & Walsh,
+"Always Valid Inference: Continuous Monitoring of A/B Tests", Operations Research 2022),
+whose false-alarm rate stays under alpha however often it is checked.
 """
 
 from __future__ import annotations
@@ -156,10 +161,32 @@ def power_at(*, baseline: float, effect: float, n_per_arm: int, alpha: float = 0
     return float(scipy_stats.norm.cdf((abs(effect) - z_a * se0) / se1))
 
 
-def one_sided_worse_p(control, treatment) -> float:
-    """p-value of "the treatment's mean is lower than the control's" (Welch, one-sided)."""
-    result = mean_difference(control, treatment)
-    if result.high == result.low:  # no variance at all
-        return 0.0 if result.difference < 0 else 1.0
-    # Two-sided p halved on the side of the observed difference.
-    return result.p_value / 2 if result.difference < 0 else 1 - result.p_value / 2
+def msprt_statistic(control, treatment, *, tau: float) -> tuple[float, float]:
+    """The mSPRT likelihood ratio for "the means differ" and the observed difference.
+
+    A normal mixture of width ``tau`` over the true difference (set it to the size of
+    effect that matters). By Ville's inequality the ratio ever reaching ``1 / alpha``,
+    at any of any number of looks, has probability at most alpha when the arms are the
+    same; the variance is the plug-in estimate, which asks for a fair number of shoppers
+    per arm (the guard rail waits for ``GUARDRAIL_MIN_SHOPPERS``).
+    """
+    a = np.asarray(control, dtype=float)
+    b = np.asarray(treatment, dtype=float)
+    if a.size < 2 or b.size < 2:
+        raise ValueError("Each arm needs at least two shoppers to compare.")
+    diff = float(b.mean() - a.mean())
+    variance = a.var(ddof=1) / a.size + b.var(ddof=1) / b.size
+    if variance == 0:
+        return (math.inf if diff else 1.0), diff
+    t2 = tau**2
+    log_ratio = 0.5 * math.log(variance / (variance + t2)) + (t2 * diff**2) / (
+        2 * variance * (variance + t2)
+    )
+    return math.exp(min(log_ratio, 700.0)), diff
+
+
+def sequentially_worse(control, treatment, *, tau: float, alpha: float) -> bool:
+    """Whether the treatment's mean is lower than the control's, by a test that stays
+    valid when repeated at every look (mSPRT at level ``alpha``)."""
+    ratio, diff = msprt_statistic(control, treatment, tau=tau)
+    return diff < 0 and ratio >= 1 / alpha

@@ -282,7 +282,13 @@ def experiment_plan(*, experiment: Experiment) -> dict:
 
 def experiments_guard() -> list[str]:
     """Stop every arm of the running experiment whose conversion is significantly worse
-    than the control's (settings ``GUARDRAIL_*``). Returns the stopped arms' slugs."""
+    than the control's (settings ``GUARDRAIL_*``). Returns the stopped arms' slugs.
+
+    Run on a schedule, so the test is sequential (``stats.sequentially_worse``: the mSPRT
+    with the plan's minimum detectable effect as its mixture width): however often it
+    runs, an arm no worse than the control is stopped with probability under
+    ``GUARDRAIL_ALPHA``.
+    """
     if not stylerecs_settings.GUARDRAIL_ENABLED:
         return []
     experiment = Experiment.objects.filter(status=ExperimentStatus.RUNNING).first()
@@ -303,12 +309,16 @@ def experiments_guard() -> list[str]:
         treated = data[arm.pk].column("purchases") > 0
         if min(base.size, treated.size) < max(minimum, 2):
             continue
-        p = stats.one_sided_worse_p(base, treated)
-        if p < alpha:
+        ratio, _diff = stats.msprt_statistic(
+            base, treated, tau=experiment.minimum_detectable_effect
+        )
+        if stats.sequentially_worse(
+            base, treated, tau=experiment.minimum_detectable_effect, alpha=alpha
+        ):
             reason = (
                 f"Guard rail: conversion {treated.mean():.2%} against the control's "
-                f"{base.mean():.2%} (one-sided p = {p:.2g} < {alpha}) with "
-                f"{treated.size} and {base.size} shoppers."
+                f"{base.mean():.2%} with {treated.size} and {base.size} shoppers "
+                f"(sequential test: likelihood ratio {ratio:.3g} >= 1/{alpha})."
             )
             if arm_stop(arm=arm, reason=reason):
                 stopped.append(arm.slug)

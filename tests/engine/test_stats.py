@@ -14,11 +14,11 @@ import pytest
 
 from stylerecs.stats import (
     mean_difference,
-    one_sided_worse_p,
     power_at,
     ratio_difference,
     sample_ratio_check,
     sample_size_per_arm,
+    sequentially_worse,
 )
 
 
@@ -109,12 +109,39 @@ def test_srm_rarely_fires_on_fair_random_splits():
     assert fired <= 10  # expected 2 at a threshold of 0.001
 
 
-def test_one_sided_worse_p_tells_worse_from_better():
-    rng = np.random.default_rng(3)
-    control = rng.random(2000) < 0.10
-    worse = rng.random(2000) < 0.05
-    assert one_sided_worse_p(control, worse) < 0.001
-    assert one_sided_worse_p(worse, control) > 0.999
+def peeking_runs(rng, runs: int, looks: int, step: int, p_control: float, p_treatment: float):
+    """Experiments looked at ``looks`` times, ``step`` more shoppers per arm each time."""
+    for _ in range(runs):
+        control = rng.random(looks * step) < p_control
+        treatment = rng.random(looks * step) < p_treatment
+        yield [(control[: k * step], treatment[: k * step]) for k in range(1, looks + 1)]
+
+
+def test_guard_rail_test_stays_valid_under_peeking_where_a_fixed_test_does_not():
+    """A/A, looked at 20 times each: the sequential test stops under 5% of harmless arms;
+    a one-sided t-test at 5% repeated at every look stops far more of them."""
+    rng = np.random.default_rng(17)
+    runs = 500
+    sequential = repeated = 0
+    for looks in peeking_runs(rng, runs, looks=20, step=100, p_control=0.1, p_treatment=0.1):
+        sequential += any(sequentially_worse(c, t, tau=0.03, alpha=0.05) for c, t in looks)
+        repeated += any(
+            (r := mean_difference(c, t)).difference < 0 and r.p_value / 2 < 0.05 for c, t in looks
+        )
+    assert sequential / runs <= 0.05 + three_sigma(0.05, runs), sequential / runs
+    assert repeated / runs > 0.12, repeated / runs
+
+
+def test_guard_rail_test_stops_an_arm_that_halves_conversion():
+    rng = np.random.default_rng(19)
+    runs = 200
+    stopped = sum(
+        any(sequentially_worse(c, t, tau=0.03, alpha=0.05) for c, t in looks)
+        for looks in peeking_runs(rng, runs, looks=20, step=100, p_control=0.1, p_treatment=0.05)
+    )
+    assert stopped / runs >= 0.95
+    better = [np.ones(50), np.zeros(50)]
+    assert not sequentially_worse(better[1], better[0], tau=0.03, alpha=0.05)
 
 
 def test_bad_inputs_raise_clear_errors():

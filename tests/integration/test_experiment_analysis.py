@@ -140,6 +140,9 @@ def test_guard_rail_stops_an_arm_that_converts_worse_and_keeps_its_data(
     running, make_product, settings, django_capture_on_commit_callbacks
 ):
     settings.STYLERECS = {**settings.STYLERECS, "GUARDRAIL_MIN_SHOPPERS": 100}
+    # The sequential test's mixture width is the plan's effect: ten points here.
+    running.minimum_detectable_effect = 0.1
+    running.save()
     shoppers = bulk_assign(running, {"control": 150, "original": 150})
     product = make_product()
     buy(shoppers["control"][:45], product)  # 30% against 1%
@@ -161,6 +164,8 @@ def test_guard_rail_leaves_a_better_or_small_arm_and_obeys_its_switch(
     running, make_product, settings
 ):
     product = make_product()
+    running.minimum_detectable_effect = 0.1
+    running.save()
     shoppers = bulk_assign(running, {"control": 150, "original": 150})
     buy(shoppers["original"][:45], product)  # better, not worse
     assert experiments_guard() == []
