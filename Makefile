@@ -49,6 +49,7 @@ bench: install wrk
 	$(PY) bench/stylize_int8.py
 	$(PY) bench/recs.py
 	$(TEST_ENV) $(PY) bench/storefront.py
+	$(TEST_ENV) $(PY) bench/storefront.py --impressions
 
 clean:
 	rm -rf var/test

@@ -103,6 +103,36 @@ print(json.dumps({{
 """
 
 
+# --impressions, second measure: in one process, requests with logging on and off
+# alternate one by one, so that the load of a shared machine falls on both alike.
+INTERLEAVED = r"""
+import json, statistics, time
+from django.conf import settings
+from django.test import Client, override_settings
+from django.test.utils import setup_test_environment
+
+setup_test_environment()  # Client needs the test environment; the database is the real one
+client = Client()
+client.cookies["sessionid"] = {session!r}
+times = {{(page, mode): [] for page in ("/", "/for-you/") for mode in ("off", "on")}}
+for i in range({requests}):
+    for page in ("/", "/for-you/"):
+        for mode in (("on", "off") if i % 2 else ("off", "on")):
+            flags = {{**settings.STYLERECS, "IMPRESSIONS_ENABLED": mode == "on"}}
+            with override_settings(STYLERECS=flags):
+                started = time.perf_counter()
+                response = client.get(page)
+                times[(page, mode)].append(time.perf_counter() - started)
+            assert response.status_code == 200, response.status_code
+def p95(values):
+    return statistics.quantiles(values, n=20)[-1]
+print(json.dumps({{
+    f"{{page}} {{mode}}": [statistics.median(v) * 1e3, p95(v) * 1e3]
+    for (page, mode), v in times.items()
+}}))
+"""
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind((HOST, 0))
@@ -252,6 +282,26 @@ def print_impressions_table(results: dict, args, setup: dict) -> None:
     print(f"(impressions logged: {setup.get('impressions', 'n/a')})")
 
 
+def print_interleaved(env: dict, args, setup: dict) -> None:
+    code = INTERLEAVED.format(session=setup["session"], requests=args.interleaved_requests)
+    times = json.loads(manage(env, "shell", "-c", code).strip().splitlines()[-1])
+    print()
+    print(
+        f"In one process (Django's test client, no gunicorn), {args.interleaved_requests} "
+        "requests per page and mode, on and off alternating request by request:"
+    )
+    header = f"{'page':<10} {'p50 off':>8} {'p50 on':>7} {'p95 off':>8} {'p95 on':>7}"
+    header += f" {'p95 on/off':>11}"
+    print(header)
+    print("-" * len(header))
+    for name, path in PAGES:
+        (p50_off, p95_off), (p50_on, p95_on) = times[f"{path} off"], times[f"{path} on"]
+        print(
+            f"{name:<10} {p50_off:>8.1f} {p50_on:>7.1f} {p95_off:>8.1f} {p95_on:>7.1f} "
+            f"{p95_on / p95_off:>11.2f}"
+        )
+
+
 def start_server(env: dict) -> tuple[subprocess.Popen, int]:
     port = free_port()
     server = subprocess.Popen(
@@ -290,6 +340,12 @@ def main() -> None:
         "--no-variants", action="store_true", help="Skip stylizing (faster set-up)."
     )
     parser.add_argument("--keep", action="store_true", help="Keep the database afterwards.")
+    parser.add_argument(
+        "--interleaved-requests",
+        type=int,
+        default=150,
+        help="--impressions: requests per page and mode in the in-process measure.",
+    )
     parser.add_argument(
         "--impressions",
         action="store_true",
@@ -402,6 +458,7 @@ def main() -> None:
                 .splitlines()[-1]
             )
             print_impressions_table(results, args, setup)
+            print_interleaved(env, args, setup)
         else:
             print_table({name: results[(name, "")] for name, _ in PAGES}, args, setup)
 

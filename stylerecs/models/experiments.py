@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -76,6 +77,16 @@ class Experiment(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        effect = self.minimum_detectable_effect
+        if effect is not None and effect <= 0:
+            raise ValidationError({"minimum_detectable_effect": _("Must be above 0.")})
+        baseline = self.baseline_conversion
+        if effect is not None and baseline is not None and baseline + effect >= 1:
+            raise ValidationError(
+                {"minimum_detectable_effect": _("Baseline plus effect must stay below 1.")}
+            )
 
     @property
     def is_running(self) -> bool:

@@ -307,3 +307,55 @@ def test_arm_template_tag_names_the_shoppers_arm(start, shop):
     )
     assert template.render(Context({"request": request})) == f"[{arm.slug}][]"
     experiment_stop(experiment=experiment)
+
+
+def test_quiz_and_product_page_log_impressions_and_honour_a_hidden_style(
+    start, make_product, make_style, make_variant
+):
+    """An arm that hides one style: the product page leads with another style, the quiz
+    still logs what it showed, and both surfaces' impressions carry the arm."""
+    noir, sunny = make_style("noir"), make_style("sunny", source="coffee")
+    products = [make_product(title=f"Print {i}") for i in range(2)]
+    variants = {(p.pk, s.slug): make_variant(p, s) for p in products for s in (noir, sunny)}
+    experiment = start(
+        make_experiment(
+            arms=[
+                {"slug": "control", "is_control": True},
+                {"slug": "no-noir", "hidden_style": noir},
+            ]
+        )
+    )
+    client = client_in(experiment, "no-noir")
+    shopper = Shopper.anonymous(client.session["stylerecs_anon_id"])
+    preferences_set(shopper=shopper, weights={noir.pk: 1.0, sunny.pk: 0.5})
+    html = client.get(products[0].get_absolute_url()).content.decode()
+    assert 'data-style="sunny"' in html and 'data-style="noir"' not in html
+    shown = Impression.objects.get(surface=Surface.PRODUCT)
+    assert shown.variant == variants[(products[0].pk, "sunny")]
+    assert shown.arm.slug == "no-noir" and shown.position == 1
+    assert client.get(reverse("stylerecs:quiz")).status_code == 200
+    quiz = Impression.objects.filter(surface=Surface.QUIZ)
+    assert quiz.count() == 4 and set(quiz.values_list("arm__slug", flat=True)) == {"no-noir"}
+
+
+def test_experiment_settings_are_checked(settings):
+    from stylerecs.checks import check_experiment_settings
+
+    settings.STYLERECS = {
+        **settings.STYLERECS,
+        "GUARDRAIL_ALPHA": 2,
+        "IMPRESSIONS_ENABLED": "yes",
+        "ATTRIBUTION_WINDOW_SECONDS": -1,
+    }
+    ids = sorted(error.id for error in check_experiment_settings())
+    assert ids == ["stylerecs.E030", "stylerecs.E031", "stylerecs.E032"]
+
+
+def test_a_plan_that_cannot_be_met_is_a_form_error():
+    experiment = Experiment(name="x", slug="x", baseline_conversion=0.95)
+    experiment.minimum_detectable_effect = 0.1
+    with pytest.raises(ValidationError, match="below 1"):
+        experiment.full_clean()
+    experiment.minimum_detectable_effect = -0.1
+    with pytest.raises(ValidationError, match="above 0"):
+        experiment.full_clean()
