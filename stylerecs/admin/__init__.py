@@ -7,7 +7,7 @@ this package registers the stylerecs models with the default admin site.
 
 from .batches import GenerationBatchAdmin
 from .display import thumbnail
-from .experiments import ExperimentAdmin
+from .experiments import ExperimentAdmin, ImpressionAdmin
 from .products import ProductStyleProfileInline, ProductVariantsAdminMixin, StylizedVariantInline
 from .styles import StyleAdmin
 from .variants import StylizedVariantAdmin
@@ -15,6 +15,7 @@ from .variants import StylizedVariantAdmin
 __all__ = [
     "ExperimentAdmin",
     "GenerationBatchAdmin",
+    "ImpressionAdmin",
     "ProductStyleProfileInline",
     "ProductVariantsAdminMixin",
     "StyleAdmin",

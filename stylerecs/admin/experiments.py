@@ -8,7 +8,7 @@ from django.http import HttpResponseRedirect
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from ..models import Arm, Experiment, ExperimentStatus
+from ..models import Arm, Experiment, ExperimentStatus, Impression
 from ..services.experiment_analysis import (
     METHOD,
     METRICS,
@@ -176,3 +176,27 @@ class ExperimentAdmin(admin.ModelAdmin):
         stopped = sum(self._run(request, e, experiment_stop) for e in queryset)
         if stopped:
             self.message_user(request, f"{stopped} experiment(s) stopped.", messages.SUCCESS)
+
+
+@admin.register(Impression)
+class ImpressionAdmin(admin.ModelAdmin):
+    """The exposure log, read-only: what was shown to whom, where, in which arm."""
+
+    list_display = ["created_at", "surface", "position", "product", "variant", "arm", "shopper"]
+    list_filter = ["surface", "arm__experiment"]
+    list_select_related = ["product", "variant", "arm__experiment"]
+    show_full_result_count = False  # a COUNT(*) of a large log on every page is slow
+    date_hierarchy = "created_at"
+
+    @admin.display(description=_("Shopper"))
+    def shopper(self, obj: Impression) -> str:
+        return f"user {obj.user_id}" if obj.user_id else f"visitor {obj.session_key[:8]}…"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

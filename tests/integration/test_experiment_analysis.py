@@ -200,6 +200,8 @@ def test_admin_page_shows_plan_report_and_plot(running, make_product, staff):
     assert "Stop the experiment" in html and "Save and start" not in html
     listing = client.get(reverse("admin:stylerecs_experiment_changelist"))
     assert listing.status_code == 200 and "Photos" in listing.content.decode()
+    log = client.get(reverse("admin:stylerecs_impression_changelist") + "?surface=for_you")
+    assert log.status_code == 200 and log.content.decode().count('class="field-position"') == 18
 
 
 def test_admin_actions_start_and_stop_with_clear_errors(staff):
