@@ -188,20 +188,43 @@ class Surface(models.TextChoices):
 
 
 class Impression(models.Model):
-    """A product shown to a shopper. Append-only; written in one INSERT per page."""
+    """A product shown to a shopper. Append-only; written in one INSERT per page.
+
+    The foreign keys have no database constraints: checking four of them for every row
+    of every page doubled the cost of the INSERT (see docs/BENCHMARKS.md). Django still
+    cascades deletions (its collector does that, not the database), and rows are only
+    ever written from objects that exist.
+    """
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
     )
     session_key = models.CharField(max_length=40, blank=True)
-    product = models.ForeignKey(PRODUCT_MODEL, on_delete=models.CASCADE, related_name="+")
+    product = models.ForeignKey(
+        PRODUCT_MODEL, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     surface = models.CharField(max_length=10, choices=Surface.choices)
     position = models.PositiveSmallIntegerField()
     variant = models.ForeignKey(
-        StylizedVariant, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        StylizedVariant,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
     )
     arm = models.ForeignKey(
-        Arm, null=True, blank=True, on_delete=models.SET_NULL, related_name="impressions"
+        Arm,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="impressions",
+        db_constraint=False,
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
