@@ -112,10 +112,9 @@ class ExperimentAdmin(admin.ModelAdmin):
     def plan(self, obj: Experiment) -> str:
         if obj is None or obj.pk is None:
             return _("Save to see how many shoppers each arm needs.")
-        try:
-            plan = experiment_plan(experiment=obj)
-        except ValueError as exc:
-            return str(exc)
+        plan = experiment_plan(experiment=obj)
+        if plan["required_per_arm"] is None:
+            return plan["error"]
         return format_html(
             "<strong>{}</strong> shoppers per arm to detect a change of {} points in a "
             "conversion of {}% with {}% power at alpha {} (two-sided).",

@@ -41,7 +41,10 @@ class PlanSerializer(serializers.Serializer):
     minimum_detectable_effect = serializers.FloatField()
     alpha = serializers.FloatField()
     power = serializers.FloatField()
-    required_per_arm = serializers.IntegerField()
+    required_per_arm = serializers.IntegerField(
+        allow_null=True, help_text="Shoppers each arm needs; null when the plan cannot be met."
+    )
+    error = serializers.CharField(allow_blank=True, help_text="Why the plan cannot be met.")
     smallest_arm = serializers.IntegerField(required=False)
     ready = serializers.BooleanField(required=False, help_text="Every arm reached the plan.")
     progress = serializers.FloatField(required=False)

@@ -226,10 +226,11 @@ def experiment_report(*, experiment: Experiment) -> dict:
     )
     plan = experiment_plan(experiment=experiment)
     smallest = min((row["shoppers"] for row in rows), default=0)
+    required = plan["required_per_arm"]
     plan.update(
         smallest_arm=smallest,
-        ready=smallest >= plan["required_per_arm"],
-        progress=min(1.0, smallest / plan["required_per_arm"]),
+        ready=required is not None and smallest >= required,
+        progress=min(1.0, smallest / required) if required else 0.0,
     )
     warnings = []
     if srm.mismatch:
@@ -237,7 +238,9 @@ def experiment_report(*, experiment: Experiment) -> dict:
             f"Sample ratio mismatch (p = {srm.p_value:.2g}): the arms did not get the "
             "configured split, so assignment or logging is broken; trust no figure below."
         )
-    if not plan["ready"]:
+    if required is None:
+        warnings.append(f"The plan cannot be met ({plan['error']}): fix it before reading.")
+    elif not plan["ready"]:
         warnings.append(
             f"Too early to read: the plan needs {plan['required_per_arm']} shoppers per arm "
             f"and the smallest arm has {smallest}. A difference that looks significant now "
@@ -263,14 +266,20 @@ def experiment_report(*, experiment: Experiment) -> dict:
 
 
 def experiment_plan(*, experiment: Experiment) -> dict:
-    """The fixed-horizon plan shown at set-up: shoppers each arm needs."""
-    required = stats.sample_size_per_arm(
-        baseline=experiment.baseline_conversion,
-        effect=experiment.minimum_detectable_effect,
-        alpha=experiment.alpha,
-        power=experiment.power,
-    )
+    """The fixed-horizon plan shown at set-up: shoppers each arm needs (``None``, with
+    the reason in ``error``, for a plan that cannot be met)."""
+    error = ""
+    try:
+        required = stats.sample_size_per_arm(
+            baseline=experiment.baseline_conversion,
+            effect=experiment.minimum_detectable_effect,
+            alpha=experiment.alpha,
+            power=experiment.power,
+        )
+    except ValueError as exc:
+        required, error = None, str(exc)
     return {
+        "error": error,
         "method": "fixed-horizon",
         "baseline_conversion": experiment.baseline_conversion,
         "minimum_detectable_effect": experiment.minimum_detectable_effect,

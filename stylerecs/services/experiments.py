@@ -1,6 +1,6 @@
 """Experiments: starting and stopping them, exposure (impression) logging, login merge.
 
-Impressions are written in one ``bulk_create`` per page (plus one for the shopper's
+Impressions are written in one multi-row INSERT per page (plus one for the shopper's
 assignment on their first exposure), so a page of 24 cards costs two INSERTs at most,
 not 24. The analysis is in ``services/experiment_analysis.py``.
 """

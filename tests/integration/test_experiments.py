@@ -359,3 +359,16 @@ def test_a_plan_that_cannot_be_met_is_a_form_error():
     experiment.minimum_detectable_effect = -0.1
     with pytest.raises(ValidationError, match="above 0"):
         experiment.full_clean()
+
+
+def test_a_stored_plan_that_cannot_be_met_is_reported_not_a_crash():
+    from stylerecs.services.experiment_analysis import experiment_report
+
+    experiment = make_experiment()
+    Experiment.objects.filter(pk=experiment.pk).update(
+        baseline_conversion=0.95, minimum_detectable_effect=0.1
+    )
+    experiment.refresh_from_db()
+    report = experiment_report(experiment=experiment)
+    assert report["plan"]["required_per_arm"] is None and not report["plan"]["ready"]
+    assert "cannot be met" in report["warnings"][-1]

@@ -54,10 +54,11 @@ class Command(BaseCommand):
         plan = report["plan"]
         out(f"{report['experiment']['name']} ({report['experiment']['status']})")
         out(report["method"])
-        out(
-            f"Plan: {plan['required_per_arm']} shoppers per arm; smallest arm "
-            f"{plan['smallest_arm']} ({plan['progress']:.0%})."
-        )
+        if plan["required_per_arm"] is not None:
+            out(
+                f"Plan: {plan['required_per_arm']} shoppers per arm; smallest arm "
+                f"{plan['smallest_arm']} ({plan['progress']:.0%})."
+            )
         for warning in report["warnings"]:
             out(self.style.WARNING(f"! {warning}"))
         header = f"{'arm':<20}{'shoppers':>9}{'impr.':>8}{'clicks':>7}" + "".join(
