@@ -126,10 +126,14 @@ for i in range({requests}):
             assert response.status_code == 200, response.status_code
 def p95(values):
     return statistics.quantiles(values, n=20)[-1]
-print(json.dumps({{
+out = {{
     f"{{page}} {{mode}}": [statistics.median(v) * 1e3, p95(v) * 1e3]
     for (page, mode), v in times.items()
-}}))
+}}
+for page in ("/", "/for-you/"):  # each "on" request against the "off" one next to it
+    pairs = zip(times[(page, "on")], times[(page, "off")])
+    out[f"{{page}} paired"] = statistics.median(a - b for a, b in pairs) * 1e3
+print(json.dumps(out))
 """
 
 
@@ -291,15 +295,16 @@ def print_interleaved(env: dict, args, setup: dict) -> None:
         "requests per page and mode, on and off alternating request by request:"
     )
     header = f"{'page':<10} {'p50 off':>8} {'p50 on':>7} {'p95 off':>8} {'p95 on':>7}"
-    header += f" {'p95 on/off':>11}"
+    header += f" {'p95 on/off':>11} {'on-off ms':>10}"
     print(header)
     print("-" * len(header))
     for name, path in PAGES:
         (p50_off, p95_off), (p50_on, p95_on) = times[f"{path} off"], times[f"{path} on"]
         print(
             f"{name:<10} {p50_off:>8.1f} {p50_on:>7.1f} {p95_off:>8.1f} {p95_on:>7.1f} "
-            f"{p95_on / p95_off:>11.2f}"
+            f"{p95_on / p95_off:>11.2f} {times[f'{path} paired']:>10.2f}"
         )
+    print("on-off ms: median over request pairs of the extra time with logging on.")
 
 
 def start_server(env: dict) -> tuple[subprocess.Popen, int]:

@@ -14,7 +14,7 @@ overlapping experiments on the same pages would confound each other's arms.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.core.cache import cache
 
@@ -64,7 +64,6 @@ class Treatment:
     served: Arm | None = None
     excluded: bool = False
     stored: bool = False  # the assignment row exists already
-    arms: dict = field(default_factory=dict)
 
     @property
     def show_variants(self) -> bool:
@@ -138,5 +137,4 @@ def treatment_for(*, shopper: Shopper | None, personalise: bool | None = None) -
         arm=arm,
         served=served,
         stored=stored_id is not None,
-        arms={experiment.slug: arm},
     )

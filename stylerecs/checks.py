@@ -203,7 +203,7 @@ def check_experiment_settings(app_configs=None, **kwargs):
         return []
     value = {key: user.get(key, DEFAULTS[key]) for key in DEFAULTS}
     errors = []
-    for key in ("IMPRESSIONS_ENABLED", "GUARDRAIL_ENABLED"):
+    for key in ("IMPRESSIONS_ENABLED", "IMPRESSIONS_ASYNC_COMMIT", "GUARDRAIL_ENABLED"):
         if not isinstance(value[key], bool):
             errors.append(Error(f"STYLERECS[{key!r}] must be True or False.", id="stylerecs.E030"))
     for key in ("SRM_P_THRESHOLD", "GUARDRAIL_ALPHA"):

@@ -109,6 +109,9 @@ DEFAULTS: dict[str, Any] = {
     # --- Experiments (docs/EXPERIMENTS.md) ------------------------------------------
     # Log impressions (one INSERT per page) and link events to them.
     "IMPRESSIONS_ENABLED": True,
+    # On PostgreSQL, a page does not wait for its impressions to reach the disk
+    # (asynchronous commit of that one transaction; a crash may lose the last moments).
+    "IMPRESSIONS_ASYNC_COMMIT": True,
     # An event links to the shopper's latest impression of the product this recent.
     "ATTRIBUTION_WINDOW_SECONDS": 24 * 3600,
     # The running experiment and its arms are cached this long (cleared on start/stop).

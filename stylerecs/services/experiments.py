@@ -113,12 +113,12 @@ COLUMNS = ["user", "session_key", "product", "surface", "position", "variant", "
 
 
 def _insert(*, shopper: Shopper, surface: str, arm_id: int | None, rows: list[tuple]) -> None:
-    """One plain multi-row INSERT per chunk, in autocommit, built from the values alone.
+    """One plain multi-row INSERT per chunk, built from the values alone.
 
-    ``bulk_create`` does the same work with a model instance per row, three round trips
-    (a transaction around one statement) and the new ids returned, which nobody here
-    reads: on the page's hot path that was most of the cost of logging (see the
-    impressions table in docs/BENCHMARKS.md).
+    ``bulk_create`` makes a model instance per row and returns the new ids, which nobody
+    here reads: on the page's hot path that was most of the Python cost of logging. On
+    PostgreSQL, outside a surrounding transaction, the INSERT commits asynchronously
+    (``IMPRESSIONS_ASYNC_COMMIT``), so a page never waits on the disk for its log.
     """
     if not rows:
         return
@@ -131,26 +131,43 @@ def _insert(*, shopper: Shopper, surface: str, arm_id: int | None, rows: list[tu
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in fields)
     row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    statements = []
+    for start in range(0, len(rows), INSERT_CHUNK):
+        chunk = rows[start : start + INSERT_CHUNK]
+        params = []
+        for product_id, variant_id, position in chunk:
+            params += [
+                user_id,
+                shopper.anon_id,
+                product.get_db_prep_save(product_id, connection),
+                surface,
+                position,
+                variant.get_db_prep_save(variant_id, connection),
+                arm_id,
+                now,
+            ]
+        sql = (
+            f"INSERT INTO {quote(meta.db_table)} ({columns}) "
+            f"VALUES {', '.join([row_sql] * len(chunk))}"
+        )
+        statements.append((sql, params))
+    asynchronous = (
+        stylerecs_settings.IMPRESSIONS_ASYNC_COMMIT
+        and connection.vendor == "postgresql"
+        and not connection.in_atomic_block
+    )
+    if asynchronous:
+        # The page does not wait for the log to reach the disk: PostgreSQL's per-
+        # transaction asynchronous commit. A database crash can lose the last moments of
+        # impressions (never corrupt them); the shop's own writes keep their guarantees.
+        with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+            for sql, params in statements:
+                cursor.execute(sql, params)
+        return
     with connection.cursor() as cursor:
-        for start in range(0, len(rows), INSERT_CHUNK):
-            chunk = rows[start : start + INSERT_CHUNK]
-            params = []
-            for product_id, variant_id, position in chunk:
-                params += [
-                    user_id,
-                    shopper.anon_id,
-                    product.get_db_prep_save(product_id, connection),
-                    surface,
-                    position,
-                    variant.get_db_prep_save(variant_id, connection),
-                    arm_id,
-                    now,
-                ]
-            cursor.execute(
-                f"INSERT INTO {quote(meta.db_table)} ({columns}) "
-                f"VALUES {', '.join([row_sql] * len(chunk))}",
-                params,
-            )
+        for sql, params in statements:
+            cursor.execute(sql, params)
 
 
 def impression_followed(*, shopper: Shopper, product_id) -> Subquery | None:

@@ -372,3 +372,38 @@ def test_a_stored_plan_that_cannot_be_met_is_reported_not_a_crash():
     report = experiment_report(experiment=experiment)
     assert report["plan"]["required_per_arm"] is None and not report["plan"]["ready"]
     assert "cannot be met" in report["warnings"][-1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_impressions_commit_without_waiting_for_the_disk(
+    make_product, settings
+):
+    """Autocommit (no ATOMIC_REQUESTS): on PostgreSQL the log's own transaction commits
+    asynchronously; inside the shop's transaction it is a plain INSERT of that one."""
+    from stylerecs.assignment import NO_EXPERIMENT
+    from stylerecs.services.experiments import impressions_log
+
+    products = [make_product() for _ in range(3)]
+    shopper = Shopper.anonymous(new_anon_id())
+    items = [(p.pk, None) for p in products]
+    with CaptureQueriesContext(connection) as outside:
+        impressions_log(
+            shopper=shopper, surface=Surface.CATALOGUE, items=items, treatment=NO_EXPERIMENT
+        )
+    assert Impression.objects.filter(session_key=shopper.anon_id).count() == 3
+    sql = " ".join(q["sql"] for q in outside.captured_queries)
+    assert ("synchronous_commit" in sql) == (connection.vendor == "postgresql")
+    from django.db import transaction
+
+    with transaction.atomic(), CaptureQueriesContext(connection) as inside:
+        impressions_log(
+            shopper=shopper, surface=Surface.CATALOGUE, items=items, treatment=NO_EXPERIMENT
+        )
+    assert "synchronous_commit" not in " ".join(q["sql"] for q in inside.captured_queries)
+    settings.STYLERECS = {**settings.STYLERECS, "IMPRESSIONS_ASYNC_COMMIT": False}
+    with CaptureQueriesContext(connection) as plain:
+        impressions_log(
+            shopper=shopper, surface=Surface.CATALOGUE, items=items, treatment=NO_EXPERIMENT
+        )
+    assert len(plain.captured_queries) == 1
+    assert Impression.objects.filter(session_key=shopper.anon_id).count() == 9
