@@ -151,23 +151,22 @@ def _insert(*, shopper: Shopper, surface: str, arm_id: int | None, rows: list[tu
             f"VALUES {', '.join([row_sql] * len(chunk))}"
         )
         statements.append((sql, params))
+    options = connection.settings_dict.get("OPTIONS") or {}
     asynchronous = (
         stylerecs_settings.IMPRESSIONS_ASYNC_COMMIT
         and connection.vendor == "postgresql"
         and not connection.in_atomic_block
+        # Two statements in one execute() need client-side binding (Django's default).
+        and not options.get("server_side_binding")
     )
-    if asynchronous:
-        # The page does not wait for the log to reach the disk: PostgreSQL's per-
-        # transaction asynchronous commit. A database crash can lose the last moments of
-        # impressions (never corrupt them); the shop's own writes keep their guarantees.
-        with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
-            for sql, params in statements:
-                cursor.execute(sql, params)
-        return
+    # Asynchronous: the page does not wait for its log to reach the disk. In autocommit,
+    # "SET LOCAL ...; INSERT ..." sent at once is one implicit transaction: one round
+    # trip, and the setting ends with it. A database crash can lose the last moments of
+    # impressions (never corrupt them); the shop's own writes keep their guarantees.
+    prefix = "SET LOCAL synchronous_commit TO OFF; " if asynchronous else ""
     with connection.cursor() as cursor:
         for sql, params in statements:
-            cursor.execute(sql, params)
+            cursor.execute(prefix + sql, params)
 
 
 def impression_followed(*, shopper: Shopper, product_id) -> Subquery | None:
