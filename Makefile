@@ -59,6 +59,7 @@ bench: install wrk browser
 	$(PY) bench/decode_check.py
 	$(TEST_ENV) $(PY) bench/storefront.py
 	$(TEST_ENV) $(PY) bench/page_weight.py
+	$(TEST_ENV) $(PY) bench/storefront.py --impressions
 
 clean:
 	rm -rf var/test

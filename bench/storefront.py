@@ -2,6 +2,7 @@
 
     python bench/storefront.py [--duration 5] [--rounds 3] [--connections 8] [--threads 1]
                                [--workers 2] [--products 26] [--no-variants] [--keep]
+                               [--impressions]
 
 Sets up its own data in a dedicated PostgreSQL database (``stylerecs_bench`` next to
 ``DATABASE_URL``'s, dropped and made anew): the demo catalogue (``seed_demo``),
@@ -16,6 +17,12 @@ anywhere but 127.0.0.1.
 
 Prints requests per second and latency percentiles of each page (the median of its
 rounds), and their ratio (For you / catalogue): the cost of personalisation per request.
+
+``--impressions`` measures the cost of experiment exposure logging instead: an A/A
+experiment runs (two identical arms, so both servers render the same pages), and two
+gunicorn servers on the same database take turns, one with ``IMPRESSIONS_ENABLED`` on
+(the assignment stored once, one INSERT of every card per page) and one with it off;
+the table gives each page's p95 with logging on and off and their ratio.
 Needs ``wrk`` (``apt-get install wrk``) and gunicorn (``pip install -e '.[bench]'``).
 """
 
@@ -77,6 +84,14 @@ preferences_set(shopper=shopper, weights={{style.pk: 1.0}})
 for product in products[:3]:
     interaction_record(shopper=shopper, product_id=product.pk, kind="like")
 stored = recommendations_compute(shopper=shopper)
+if {experiment!r}:
+    from stylerecs.models import Arm, Experiment
+    from stylerecs.services.experiments import experiment_start
+
+    aa = Experiment.objects.create(name="A/A", slug="bench-aa")
+    Arm.objects.create(experiment=aa, name="A", slug="a", is_control=True)
+    Arm.objects.create(experiment=aa, name="B", slug="b")
+    experiment_start(experiment=aa)
 client = Client()
 client.force_login(user)
 print(json.dumps({{
@@ -85,6 +100,40 @@ print(json.dumps({{
     "recommendations": Recommendation.objects.filter(user=user).count(),
     "stored": stored,
 }}))
+"""
+
+
+# --impressions, second measure: in one process, requests with logging on and off
+# alternate one by one, so that the load of a shared machine falls on both alike.
+INTERLEAVED = r"""
+import json, statistics, time
+from django.conf import settings
+from django.test import Client, override_settings
+from django.test.utils import setup_test_environment
+
+setup_test_environment()  # Client needs the test environment; the database is the real one
+client = Client()
+client.cookies["sessionid"] = {session!r}
+times = {{(page, mode): [] for page in ("/", "/for-you/") for mode in ("off", "on")}}
+for i in range({requests}):
+    for page in ("/", "/for-you/"):
+        for mode in (("on", "off") if i % 2 else ("off", "on")):
+            flags = {{**settings.STYLERECS, "IMPRESSIONS_ENABLED": mode == "on"}}
+            with override_settings(STYLERECS=flags):
+                started = time.perf_counter()
+                response = client.get(page)
+                times[(page, mode)].append(time.perf_counter() - started)
+            assert response.status_code == 200, response.status_code
+def p95(values):
+    return statistics.quantiles(values, n=20)[-1]
+out = {{
+    f"{{page}} {{mode}}": [statistics.median(v) * 1e3, p95(v) * 1e3]
+    for (page, mode), v in times.items()
+}}
+for page in ("/", "/for-you/"):  # each "on" request against the "off" one next to it
+    pairs = zip(times[(page, "on")], times[(page, "off")])
+    out[f"{{page}} paired"] = statistics.median(a - b for a, b in pairs) * 1e3
+print(json.dumps(out))
 """
 
 
@@ -207,6 +256,79 @@ def print_table(results: dict, args, setup: dict) -> None:
     )
 
 
+def print_impressions_table(results: dict, args, setup: dict) -> None:
+    print()
+    print(
+        f"Impression logging: gunicorn {args.workers} sync workers per server, PostgreSQL, "
+        f"wrk -t{args.threads} -c{args.connections}, {args.rounds} rounds x "
+        f"{args.duration}s per page and mode on {HOST}; an A/A experiment running."
+    )
+    header = (
+        f"{'page':<10} {'cards':>5} {'req/s off':>10} {'req/s on':>9} {'p50 off':>8} "
+        f"{'p50 on':>7} {'p95 off':>8} {'p95 on':>7} {'p95 on/off':>11} {'paired':>7} "
+        f"{'errors':>7}"
+    )
+    print(header)
+    print("-" * len(header))
+    for name, _path in PAGES:
+        off, on = results[(name, "off")], results[(name, "on")]
+        print(
+            f"{name:<10} {setup['cards'][name]:>5} {off['rps']:>10.1f} {on['rps']:>9.1f} "
+            f"{off['p50_us'] / 1e3:>8.1f} {on['p50_us'] / 1e3:>7.1f} "
+            f"{off['p95_us'] / 1e3:>8.1f} {on['p95_us'] / 1e3:>7.1f} "
+            f"{on['p95_us'] / off['p95_us']:>11.2f} {results[(name, 'paired')]:>7.2f} "
+            f"{off['errors'] + on['errors']:>7}"
+        )
+    print(
+        "p95 on/off: ratio of the medians of the rounds' p95; paired: median over rounds of "
+        "each round's on/off p95 ratio (the two ran back to back, under the same load)."
+    )
+    print(f"(impressions logged: {setup.get('impressions', 'n/a')})")
+
+
+def print_interleaved(env: dict, args, setup: dict) -> None:
+    code = INTERLEAVED.format(session=setup["session"], requests=args.interleaved_requests)
+    times = json.loads(manage(env, "shell", "-c", code).strip().splitlines()[-1])
+    print()
+    print(
+        f"In one process (Django's test client, no gunicorn), {args.interleaved_requests} "
+        "requests per page and mode, on and off alternating request by request:"
+    )
+    header = f"{'page':<10} {'p50 off':>8} {'p50 on':>7} {'p95 off':>8} {'p95 on':>7}"
+    header += f" {'p95 on/off':>11} {'on-off ms':>10}"
+    print(header)
+    print("-" * len(header))
+    for name, path in PAGES:
+        (p50_off, p95_off), (p50_on, p95_on) = times[f"{path} off"], times[f"{path} on"]
+        print(
+            f"{name:<10} {p50_off:>8.1f} {p50_on:>7.1f} {p95_off:>8.1f} {p95_on:>7.1f} "
+            f"{p95_on / p95_off:>11.2f} {times[f'{path} paired']:>10.2f}"
+        )
+    print("on-off ms: median over request pairs of the extra time with logging on.")
+
+
+def start_server(env: dict) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "shop.wsgi:application",
+            "--bind",
+            f"{HOST}:{port}",
+            "--workers",
+            str(env["BENCH_WORKERS"]),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    wait_until_serving(port, server)
+    return server, port
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -223,6 +345,17 @@ def main() -> None:
         "--no-variants", action="store_true", help="Skip stylizing (faster set-up)."
     )
     parser.add_argument("--keep", action="store_true", help="Keep the database afterwards.")
+    parser.add_argument(
+        "--interleaved-requests",
+        type=int,
+        default=150,
+        help="--impressions: requests per page and mode in the in-process measure.",
+    )
+    parser.add_argument(
+        "--impressions",
+        action="store_true",
+        help="Compare each page with impression logging on and off (an A/A experiment runs).",
+    )
     parser.add_argument(
         "--database-name", default="stylerecs_bench", help="Dropped and created anew."
     )
@@ -258,58 +391,87 @@ def main() -> None:
     print(f"Setting up {args.database_name} ({args.products} products)...", flush=True)
     started = time.monotonic()
     recreate_database(maintenance_url, args.database_name)
-    server = None
+    servers: dict = {}
     try:
         manage(env, "migrate", "--no-input", "-v0")
         manage(env, "seed_demo", "--limit", str(args.products), "-v0")
-        code = SETUP.format(style=args.style, variants=not args.no_variants)
+        code = SETUP.format(
+            style=args.style, variants=not args.no_variants, experiment=args.impressions
+        )
         setup = json.loads(manage(env, "shell", "-c", code).strip().splitlines()[-1])
         print(f"Set up in {time.monotonic() - started:.0f}s: {setup}", flush=True)
 
-        port = free_port()
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "shop.wsgi:application",
-                "--bind",
-                f"{HOST}:{port}",
-                "--workers",
-                str(args.workers),
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            env=env,
-        )
-        wait_until_serving(port, server)
+        modes = ["on", "off"] if args.impressions else [""]
+        for mode in modes:
+            mode_env = {**env, "BENCH_WORKERS": str(args.workers)}
+            if mode:
+                mode_env["STYLERECS_IMPRESSIONS_ENABLED"] = "1" if mode == "on" else "0"
+            servers[mode] = start_server(mode_env)
+        port = servers[modes[0]][1]
         html = {name: fetch(port, path, setup["session"]) for name, path in PAGES}
         if "Picked for your taste" not in html["for you"]:
             raise SystemExit("The For-you page is not personalised: the set-up failed.")
         # Product cards on each page (both pages give each card an <h2>).
         setup["cards"] = {name: page.count("<h2>") for name, page in html.items()}
 
-        rounds: dict[str, list[dict]] = {name: [] for name, _ in PAGES}
+        rounds: dict = {(name, mode): [] for name, _ in PAGES for mode in modes}
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
             script.write(WRK_REPORT)
         try:
-            for _name, path in PAGES:  # warm both: imports, templates, connections
-                run_wrk(port, path, setup["session"], args, Path(script.name), args.warmup)
+            for mode in modes:  # warm every server and page: imports, templates, connections
+                for _name, path in PAGES:
+                    run_wrk(
+                        servers[mode][1],
+                        path,
+                        setup["session"],
+                        args,
+                        Path(script.name),
+                        args.warmup,
+                    )
             for number in range(1, args.rounds + 1):
                 for name, path in PAGES:
-                    stats = run_wrk(
-                        port, path, setup["session"], args, Path(script.name), args.duration
-                    )
-                    rounds[name].append(stats)
-                    print(f"  round {number}, {name}: {stats['rps']:.0f} req/s", flush=True)
+                    # Alternate which mode goes first, so a drift in load cancels out.
+                    for mode in modes if number % 2 else modes[::-1]:
+                        stats = run_wrk(
+                            servers[mode][1],
+                            path,
+                            setup["session"],
+                            args,
+                            Path(script.name),
+                            args.duration,
+                        )
+                        rounds[(name, mode)].append(stats)
+                        label = f"{name} ({mode})" if mode else name
+                        print(f"  round {number}, {label}: {stats['rps']:.0f} req/s", flush=True)
         finally:
             os.unlink(script.name)
-        print_table({name: median_of(r) for name, r in rounds.items()}, args, setup)
+        results = {key: median_of(r) for key, r in rounds.items()}
+        if args.impressions:
+            for name, _path in PAGES:
+                results[(name, "paired")] = statistics.median(
+                    on["p95_us"] / off["p95_us"]
+                    for on, off in zip(rounds[(name, "on")], rounds[(name, "off")], strict=True)
+                )
+            setup["impressions"] = (
+                manage(
+                    env,
+                    "shell",
+                    "-c",
+                    "from stylerecs.models import Impression; print(Impression.objects.count())",
+                )
+                .strip()
+                .splitlines()[-1]
+            )
+            print_impressions_table(results, args, setup)
+            print_interleaved(env, args, setup)
+        else:
+            print_table({name: results[(name, "")] for name, _ in PAGES}, args, setup)
+
     finally:
-        if server is not None and server.poll() is None:
-            server.terminate()
-            server.wait(timeout=30)
+        for server, _port in servers.values():
+            if server.poll() is None:
+                server.terminate()
+                server.wait(timeout=30)
         if not args.keep:
             recreate_database(maintenance_url, args.database_name, drop_only=True)
             shutil.rmtree(var_dir, ignore_errors=True)

@@ -297,6 +297,7 @@ STYLERECS = {
     "WEIGHTS_DIR": os.environ.get("STYLERECS_WEIGHTS_DIR", str(VAR_DIR / "weights")),
     # Machines without a GPU: stylizing and embedding on the default queue too.
     "CPU_ONLY": env_bool("STYLERECS_CPU_ONLY", False),
+    "IMPRESSIONS_ENABLED": env_bool("STYLERECS_IMPRESSIONS_ENABLED", True),
 }
 
 LOGGING = {

@@ -14,9 +14,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from stylerecs import selectors
-from stylerecs.models import InteractionKind, Style
+from stylerecs.assignment import running_experiment, treatment_for
+from stylerecs.models import InteractionKind, Style, Surface
 from stylerecs.pictures import picture_sets
 from stylerecs.services.events import interaction_record
+from stylerecs.services.experiments import impressions_log
 from stylerecs.shoppers import shopper_from_request
 
 from .cart import LAST_ORDER_KEY, Cart
@@ -59,10 +61,18 @@ def catalogue(request):
     sort = request.GET.get("sort", "")
     if sort not in SORTS:
         sort = ""
+    # stylerecs' experiment arm decides the "for you" order and the styled photos; a
+    # visitor needs an id to be assigned one, made only while an experiment runs.
+    shopper = shopper_from_request(request, create=running_experiment() is not None)
+    treatment = treatment_for(shopper=shopper)
     if sort == "for_you" and not style_slug:
-        shopper = shopper_from_request(request, create=False)
         recommended = (
-            [row["product"].pk for row in selectors.recommendations_for(shopper=shopper, limit=96)]
+            [
+                row["product"].pk
+                for row in selectors.recommendations_for(
+                    shopper=shopper, limit=96, treatment=treatment
+                )
+            ]
             if shopper is not None
             else []
         )
@@ -83,10 +93,16 @@ def catalogue(request):
     # In a style's filter each card shows the product in that style, where staff approved one.
     styled = (
         selectors.approved_variants_in_style(product_ids=[p.pk for p in page], style=current_style)
-        if current_style
+        if treatment.shows_style(current_style)
         else {}
     )
     cards = [(product, styled.get(product.pk)) for product in page]
+    impressions_log(
+        shopper=shopper,
+        surface=Surface.CATALOGUE,
+        items=[(product.pk, variant.pk if variant else None) for product, variant in cards],
+        treatment=treatment,
+    )
     # The renditions of every card's picture in one query (stylerecs' <picture> tag).
     renditions = picture_sets(
         names=[

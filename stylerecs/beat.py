@@ -21,6 +21,12 @@ BEAT_SCHEDULE = {
         "task": "stylerecs.tasks.refresh_profiles",
         "schedule": crontab(minute=0),  # hourly: only changed photos are embedded
     },
+    # Stops experiment arms that make conversion significantly worse (a sequential test,
+    # valid however often it runs; see GUARDRAIL_ALPHA).
+    "stylerecs-experiments-guard": {
+        "task": "stylerecs.tasks.experiments_guard",
+        "schedule": crontab(minute=30),
+    },
     # Recovery is at most this period after PENDING_REQUEUE_SECONDS (a lost message) or
     # STALE_PROCESSING_SECONDS (a dead worker's claims). When nothing is due, one
     # indexed query.

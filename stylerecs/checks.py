@@ -315,6 +315,7 @@ def check_rendition_settings(app_configs=None, **kwargs):
     return errors
 
 
+@register()
 def check_hardening_settings(app_configs=None, **kwargs):
     """The untrusted-input limits (stylerecs.middleware, stylerecs.api.parsers)."""
     user = getattr(settings, "STYLERECS", {})
@@ -333,6 +334,7 @@ def check_hardening_settings(app_configs=None, **kwargs):
     return []
 
 
+@register()
 def check_quality_settings(app_configs=None, **kwargs):
     """The product-mask and quality-score settings, and the default stylizer."""
     user = getattr(settings, "STYLERECS", {})
@@ -360,4 +362,39 @@ def check_quality_settings(app_configs=None, **kwargs):
                 id="stylerecs.E113",
             )
         )
+    return errors
+
+
+@register()
+def check_experiment_settings(app_configs=None, **kwargs):
+    """The experiment settings: switches are booleans, levels and windows in range."""
+    user = getattr(settings, "STYLERECS", {})
+    if not isinstance(user, dict):
+        return []
+    value = {key: user.get(key, DEFAULTS[key]) for key in DEFAULTS}
+    errors = []
+    for key in ("IMPRESSIONS_ENABLED", "IMPRESSIONS_ASYNC_COMMIT", "GUARDRAIL_ENABLED"):
+        if not isinstance(value[key], bool):
+            errors.append(Error(f"STYLERECS[{key!r}] must be True or False.", id="stylerecs.E160"))
+    for key in ("SRM_P_THRESHOLD", "GUARDRAIL_ALPHA"):
+        if not _number(value[key]) or not 0 < value[key] < 1:
+            errors.append(
+                Error(
+                    f"STYLERECS[{key!r}] must be a number between 0 and 1 (exclusive), "
+                    f"not {value[key]!r}.",
+                    id="stylerecs.E161",
+                )
+            )
+    for key in (
+        "ATTRIBUTION_WINDOW_SECONDS",
+        "EXPERIMENTS_CACHE_SECONDS",
+        "GUARDRAIL_MIN_SHOPPERS",
+    ):
+        if not _number(value[key]) or value[key] < 0:
+            errors.append(
+                Error(
+                    f"STYLERECS[{key!r}] must be a number, at least 0, not {value[key]!r}.",
+                    id="stylerecs.E162",
+                )
+            )
     return errors

@@ -168,6 +168,25 @@ DEFAULTS: dict[str, Any] = {
     "SCORE_VARIANTS": True,
     # Where the mask each variant used is stored (a greyscale PNG, white = product).
     "MASK_UPLOAD_TO": "stylerecs/masks/used",
+    # --- Experiments (docs/EXPERIMENTS.md) ------------------------------------------
+    # Log impressions (one INSERT per page) and link events to them.
+    "IMPRESSIONS_ENABLED": True,
+    # On PostgreSQL, a page does not wait for its impressions to reach the disk
+    # (asynchronous commit of that one transaction; a crash may lose the last moments).
+    "IMPRESSIONS_ASYNC_COMMIT": True,
+    # An event links to the shopper's latest impression of the product this recent.
+    "ATTRIBUTION_WINDOW_SECONDS": 24 * 3600,
+    # The running experiment and its arms are cached this long (cleared on start/stop).
+    "EXPERIMENTS_CACHE_SECONDS": 30,
+    # Reports flag a sample-ratio mismatch below this chi-square p-value.
+    "SRM_P_THRESHOLD": 0.001,
+    # Guard rail (task `experiments_guard`, for celery beat): an arm whose conversion is
+    # lower than the control's by a sequential test at GUARDRAIL_ALPHA (valid however
+    # often it runs), once both arms have GUARDRAIL_MIN_SHOPPERS shoppers, is stopped:
+    # its shoppers see the control from then on; its data is kept.
+    "GUARDRAIL_ENABLED": True,
+    "GUARDRAIL_ALPHA": 0.05,
+    "GUARDRAIL_MIN_SHOPPERS": 100,
 }
 
 # Settings that name code; resolved to objects on access.

@@ -9,6 +9,7 @@ from django.db.models import Case, F, FloatField, Func, Max, QuerySet, Sum, Valu
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from .assignment import treatment_for
 from .conf import get_adapter, get_product_model, stylerecs_settings
 from .models import (
     GenerationBatch,
@@ -236,16 +237,19 @@ def popular_products(*, limit: int = 24) -> list:
     return [product for product, _ in popular_products_ranked(limit=limit)]
 
 
-def recommendations_for(*, shopper, limit: int = 24) -> list[dict]:
+def recommendations_for(*, shopper, limit: int = 24, treatment=None) -> list[dict]:
     """A shopper's stored recommendations, best first: dicts of product, score, rank,
     reason and ``personalised`` (True for stored ones).
 
-    When there are none yet (a new shopper, personalisation off, or no shopper at all):
-    popular products (reason "Popular right now"), then the newest ones (reason "New in
-    the shop"), ``personalised`` False.
+    When there are none yet (a new shopper, personalisation off, or no shopper at all),
+    or when the shopper's experiment arm ranks by popularity (``treatment``: from
+    ``treatment_for``, asked here when not given): popular products (reason "Popular
+    right now"), then the newest ones (reason "New in the shop"), ``personalised`` False.
     """
+    if treatment is None:
+        treatment = treatment_for(shopper=shopper)
     rows = []
-    if shopper is not None:
+    if shopper is not None and treatment.personalised_ranking:
         prefetch = [f"product__{lookup}" for lookup in get_adapter().image_queryset_prefetch()]
         recs = (
             Recommendation.objects.filter(shopper.q())

@@ -15,6 +15,7 @@ from django.db import InterfaceError, OperationalError
 
 from . import worker_signals  # noqa: F401 (connects the worker_init receiver)
 from .conf import stylerecs_settings
+from .services import experiment_analysis
 from .services import profiles as profile_services
 from .services import queueing as queueing_services
 from .services import recommendations as recommendation_services
@@ -103,3 +104,9 @@ def make_renditions(variant_ids: list[int] | None = None, product_ids: list | No
     if product_ids:
         report.add(rendition_services.renditions_for_products(product_ids=product_ids))
     return {"created": report.created, "existing": report.existing, "failed": report.failed}
+
+
+@shared_task(base=RetryTransient)
+def experiments_guard() -> list[str]:
+    """Stop experiment arms that make conversion significantly worse (for celery beat)."""
+    return experiment_analysis.experiments_guard()

@@ -19,13 +19,15 @@ from django.views.decorators.http import require_GET, require_POST
 
 from . import selectors
 from .api.throttles import EventRateThrottle
+from .assignment import running_experiment, treatment_for
 from .conf import get_adapter, stylerecs_settings
 from .forms import EventForm, PreferencesForm, QuizForm
-from .models import Style
+from .models import Style, Surface
 from .pictures import picture_sets
 from .services import preferences as preference_services
 from .services import privacy as privacy_services
 from .services.events import interaction_record
+from .services.experiments import impressions_log
 from .shoppers import shopper_from_request
 
 FOR_YOU_LIMIT = 24
@@ -110,20 +112,33 @@ def for_you(request):
     preference), the page reloads itself every ``FOR_YOU_REFRESH_SECONDS`` until the new
     recommendations are there, at most ``FOR_YOU_REFRESH_MAX`` times (a worker that is
     down must not make the page reload forever). A plain meta refresh: no script needed.
+    The experiment arm decides the ranking and whether cards show the shopper's style;
+    the cards shown are logged as impressions (one INSERT).
     """
-    shopper = shopper_from_request(request, create=False)
+    # A visitor needs an id to be assigned an arm; without an experiment, none is made.
+    shopper = shopper_from_request(request, create=running_experiment() is not None)
     enabled = shopper is None or preference_services.personalisation_enabled(shopper=shopper)
-    rows = selectors.recommendations_for(shopper=shopper, limit=FOR_YOU_LIMIT)
+    treatment = treatment_for(shopper=shopper, personalise=enabled)
+    rows = selectors.recommendations_for(shopper=shopper, limit=FOR_YOU_LIMIT, treatment=treatment)
     personalised = any(row["personalised"] for row in rows)
     top_style = selectors.top_style_for(shopper=shopper) if shopper and enabled else None
+    if not treatment.shows_style(top_style):
+        top_style = None
     pending = enabled and selectors.recommendations_pending(shopper=shopper)
     waiting = _refreshes_so_far(request)
     refresh = pending and waiting < int(stylerecs_settings.FOR_YOU_REFRESH_MAX)
+    cards = _cards(rows, top_style)
+    impressions_log(
+        shopper=shopper,
+        surface=Surface.FOR_YOU,
+        items=[(card["product"].pk, card["variant"] and card["variant"].pk) for card in cards],
+        treatment=treatment,
+    )
     return render(
         request,
         "stylerecs/for_you.html",
         {
-            "cards": _cards(rows, top_style),
+            "cards": cards,
             "personalised": personalised,
             "personalisation_enabled": enabled,
             "top_style": top_style,
@@ -157,6 +172,15 @@ def quiz(request):
             return redirect("stylerecs:for_you")
     else:
         form = QuizForm(rounds=rounds)
+        shopper = shopper_from_request(request, create=running_experiment() is not None)
+        impressions_log(
+            shopper=shopper,
+            surface=Surface.QUIZ,
+            items=[
+                (product.pk, variant.pk) for product, variants in rounds for variant in variants
+            ],
+            treatment=treatment_for(shopper=shopper),
+        )
     names = [variant.image.name for _, variants in rounds for variant in variants]
     renditions = picture_sets(names=names)
     return render(

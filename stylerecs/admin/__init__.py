@@ -7,6 +7,7 @@ this package registers the stylerecs models with the default admin site.
 
 from .batches import GenerationBatchAdmin
 from .display import thumbnail
+from .experiments import ExperimentAdmin, ImpressionAdmin
 from .masks import ProductMaskAdmin
 from .products import ProductStyleProfileInline, ProductVariantsAdminMixin, StylizedVariantInline
 from .renditions import RenditionAdmin
@@ -14,8 +15,10 @@ from .styles import StyleAdmin
 from .variants import StylizedVariantAdmin
 
 __all__ = [
+    "ExperimentAdmin",
     "GenerationBatchAdmin",
     "ProductMaskAdmin",
+    "ImpressionAdmin",
     "ProductStyleProfileInline",
     "ProductVariantsAdminMixin",
     "RenditionAdmin",

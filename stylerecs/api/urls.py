@@ -3,7 +3,7 @@
 from django.urls import include, path, re_path
 from rest_framework.routers import DefaultRouter
 
-from . import schema, views
+from . import experiments, schema, views  # noqa: F401 (schema registers OpenAPI extensions)
 
 app_name = "stylerecs_api"
 
@@ -13,6 +13,7 @@ router.register("products", views.ProductViewSet, basename="product")
 router.register("interactions", views.InteractionViewSet, basename="interaction")
 router.register("batches", views.BatchViewSet, basename="batch")
 router.register("variants", views.VariantViewSet, basename="variant")
+router.register("experiments", experiments.ExperimentViewSet, basename="experiment")
 
 urlpatterns = [
     path("me/preferences/", views.PreferencesView.as_view(), name="me-preferences"),

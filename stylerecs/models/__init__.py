@@ -6,6 +6,16 @@ version so that SQLite and PostgreSQL both work; scoring loads them in bulk.
 """
 
 from .base import PRODUCT_MODEL, VectorMixin
+from .experiments import (
+    Arm,
+    ArmRanking,
+    ArmVariants,
+    Assignment,
+    Experiment,
+    ExperimentStatus,
+    Impression,
+    Surface,
+)
 from .masks import ProductMask
 from .recommendations import ProductStyleProfile, Recommendation
 from .renditions import Rendition, RenditionFormat, RenditionStatus
@@ -28,6 +38,14 @@ from .styles import (
 __all__ = [
     "PRODUCT_MODEL",
     "FidelityAction",
+    "Arm",
+    "ArmRanking",
+    "ArmVariants",
+    "Assignment",
+    "Experiment",
+    "ExperimentStatus",
+    "Impression",
+    "Surface",
     "GenerationBatch",
     "Interaction",
     "InteractionKind",

@@ -116,6 +116,14 @@ class Interaction(models.Model):
     variant = models.ForeignKey(
         StylizedVariant, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The impression this event followed (same shopper and product, shortly before).
+    impression = models.ForeignKey(
+        "stylerecs.Impression",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="interactions",
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

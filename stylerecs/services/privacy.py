@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from ..models import Interaction, Recommendation, ShopperSettings, StylePreference
+from ..models import (
+    Assignment,
+    Impression,
+    Interaction,
+    Recommendation,
+    ShopperSettings,
+    StylePreference,
+)
 from ..shoppers import Shopper
 from .recommendations import recommendations_unschedule
 
@@ -68,7 +75,8 @@ def shopper_export(*, shopper: Shopper) -> dict:
 
 @transaction.atomic
 def shopper_delete(*, shopper: Shopper) -> dict[str, int]:
-    """Delete the shopper's interactions, preferences, recommendations and settings.
+    """Delete the shopper's interactions, preferences, recommendations, settings, and
+    what experiments logged about them (impressions, arm assignments).
 
     Returns how many rows of each went. Product style profiles are about products,
     not people, and stay.
@@ -76,6 +84,8 @@ def shopper_delete(*, shopper: Shopper) -> dict[str, int]:
     where = shopper.q()
     counts = {
         "interactions": Interaction.objects.filter(where).delete()[0],
+        "impressions": Impression.objects.filter(where).delete()[0],
+        "experiment_assignments": Assignment.objects.filter(where).delete()[0],
         "preferences": StylePreference.objects.filter(where).delete()[0],
         "recommendations": Recommendation.objects.filter(where).delete()[0],
         "settings": ShopperSettings.objects.filter(where).delete()[0],

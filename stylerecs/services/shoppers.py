@@ -12,6 +12,7 @@ from ..models import (
     StylePreference,
 )
 from ..shoppers import Shopper
+from .experiments import assignments_merge
 from .recommendations import recommendations_schedule, recommendations_unschedule
 
 
@@ -29,6 +30,8 @@ def shopper_merge(*, anon_id: str, user) -> None:
     anon = Shopper.anonymous(anon_id)
     account = Shopper.for_user(user)
     Interaction.objects.filter(anon.q()).update(user_id=account.user_id, session_key="")
+    # The arm a visitor saw stays theirs once signed in (sticky assignment).
+    assignments_merge(anon=anon, account=account)
 
     mine = {p.style_id: p for p in StylePreference.objects.filter(account.q())}
     theirs = StylePreference.objects.filter(anon.q(), source=PreferenceSource.EXPLICIT)

@@ -3,22 +3,34 @@
 from django import template
 
 from .. import selectors
+from ..assignment import NO_EXPERIMENT, treatment_for
 from ..conf import get_adapter
+from ..models import Surface
 from ..pictures import picture_sets
 from ..selectors import approved_variants_for_product
+from ..services.experiments import impressions_log
 from ..services.preferences import personalisation_enabled
 from ..shoppers import shopper_from_request
 
 register = template.Library()
 
 
-def _top_style(context):
-    """The shopper's favourite style, or ``None`` (no shopper yet, or personalisation off)."""
+def _shopper(context):
+    """The shopper behind the page and whether they let us personalise."""
     request = context.get("request")
     shopper = shopper_from_request(request, create=False) if request is not None else None
-    if shopper is None or not personalisation_enabled(shopper=shopper):
-        return None
-    return selectors.top_style_for(shopper=shopper)
+    return shopper, shopper is not None and personalisation_enabled(shopper=shopper)
+
+
+@register.simple_tag(takes_context=True)
+def stylerecs_arm(context, experiment_slug: str) -> str:
+    """``{% stylerecs_arm "photo-test" as arm %}``: the slug of the shopper's arm in
+    that experiment while it runs, else ``""`` (see ``assignment.treatment_for``)."""
+    shopper, enabled = _shopper(context)
+    if shopper is None:
+        return ""
+    treatment = treatment_for(shopper=shopper, personalise=enabled)
+    return treatment.arm_slug(experiment_slug) or ""
 
 
 @register.inclusion_tag("stylerecs/variant_switcher.html", takes_context=True)
@@ -31,14 +43,20 @@ def stylerecs_variant_switcher(context, product, size: int = 640, lead_style=Non
     style only where the product has no original photo. Works without JavaScript
     (radio buttons and CSS); only approved variants of active styles are ever shown, the
     newest version of each style.
+    The shopper's experiment arm may hide variants (all, or one style's); what leads
+    is logged as an impression.
     """
     original = get_adapter().image_file(product)
+    shopper, enabled = _shopper(context)
+    treatment = treatment_for(shopper=shopper, personalise=enabled) if shopper else NO_EXPERIMENT
     variants, seen = [], set()
     for variant in approved_variants_for_product(product=product):
-        if variant.style_id not in seen:
+        if variant.style_id not in seen and treatment.shows_style(variant.style):
             seen.add(variant.style_id)
             variants.append(variant)
-    lead = lead_style if lead_style is not None else (_top_style(context) if variants else None)
+    lead = lead_style
+    if lead is None and variants and enabled:
+        lead = selectors.top_style_for(shopper=shopper)
     if lead is not None:
         # A stable sort: the shopper's style first, the others keep their order.
         variants.sort(key=lambda v: v.style_id != lead.pk)
@@ -47,6 +65,13 @@ def stylerecs_variant_switcher(context, product, size: int = 640, lead_style=Non
         leading = variants[0]
     names = [original.name] if original else []
     names += [v.image.name for v in variants]
+    # The product page is an exposure: the photo it leads with is the impression.
+    impressions_log(
+        shopper=shopper,
+        surface=Surface.PRODUCT,
+        items=[(product.pk, leading.pk if leading else None)],
+        treatment=treatment,
+    )
     return {
         "product": product,
         "title": get_adapter().title(product),
@@ -79,3 +104,11 @@ def stylerecs_feedback(context, product, variant=None):
         "next": request.get_full_path() if request is not None else "",
         "csrf_token": context.get("csrf_token"),
     }
+
+
+@register.filter
+def stylerecs_percent(value, digits: int = 1) -> str:
+    """``0.0423|stylerecs_percent`` is ``"4.2%"``; ``None`` is a dash."""
+    if value is None or value == "":
+        return "—"
+    return f"{float(value) * 100:.{int(digits)}f}%"

@@ -154,7 +154,8 @@ def test_fresh_shop_installs_wheel_and_curates_variants_in_the_browser(plain_sho
         expect(shown).to_have_attribute("data-style", "noir")
         expect(shown.locator("figcaption")).to_have_text("In the Noir style")
         src = shown.locator("img").get_attribute("src")
-        assert re.match(r"^/media/stylerecs/variants/", src), src
+        # The variant itself, or one of its responsive renditions (made by the worker).
+        assert re.match(r"^/media/stylerecs/(variants|renditions)/", src), src
         page.wait_for_function(
             "img => img.complete && img.naturalWidth > 0", arg=shown.locator("img").element_handle()
         )

@@ -8,7 +8,13 @@ import os
 from shop.settings import *  # noqa: F403
 from shop.settings import STORAGES, STYLERECS
 
-STYLERECS = {**STYLERECS, **json.loads(os.environ.get("STYLERECS_TEST_OVERRIDES", "{}"))}
+# No responsive renditions: their tasks would run between the stylizing tasks these
+# tests interrupt (and write files while a test arms a failing write).
+STYLERECS = {
+    **STYLERECS,
+    "RENDITIONS_ENABLED": False,
+    **json.loads(os.environ.get("STYLERECS_TEST_OVERRIDES", "{}")),
+}
 if os.environ.get("STYLERECS_TEST_FAULT_FILE"):
     STORAGES = {**STORAGES, "default": {"BACKEND": "tests.integration.faults.HalfWriteStorage"}}
 if os.environ.get("STYLERECS_TEST_MEDIA_ROOT"):

@@ -26,7 +26,8 @@ def test_readme_names_every_block_the_stylerecs_pages_fill():
     own = {"stylerecs_head"}
     needed = filled - own
     assert {"title", "head", "content"} <= needed
-    section = readme.split("which extends your `base.html`")[1].split("\n- ")[0]
+    install = readme.split("## Installing stylerecs in your shop")[1]
+    section = install.split("**6. Templates.**")[1].split("**7.")[0]
     assert set(re.findall(r"`(\w+)`", section)) >= needed, section
 
 

@@ -174,7 +174,7 @@ def test_broker_stopped_and_restarted_mid_batch_gives_claims_back_and_finishes(
     redis.restart(persistent=persistent)
     products = [make_product(sample_jpeg(name, side=768)) for name in PHOTOS]
     with override_settings(STYLERECS={**settings.STYLERECS, "BATCH_SIZE": 2}):
-        batch = request(products, make_style("ember", source="chelsea"))
+        batch = request(products, make_style("ember", source="chelsea", method="classic"))
     wait_for(
         lambda: StylizedVariant.objects.filter(status=VariantStatus.PROCESSING).exists(),
         interval=0.02,
@@ -202,7 +202,7 @@ def test_request_while_the_broker_is_down_answers_normally_and_is_recovered(
     worker, redis, make_product, make_style, client, caplog
 ):
     product, other = make_product(), make_product(sample_jpeg("chelsea"))
-    style = make_style("noir")
+    style = make_style("noir", method="classic")
     client.force_login(User.objects.create_superuser("boss", password="pw"))
     redis.kill()
     url = reverse("admin:shop_product_changelist")
@@ -242,7 +242,7 @@ def test_database_stopped_mid_batch_longer_than_five_retries_finishes(
     log_start = worker.log_path.stat().st_size
     products = [make_product(sample_jpeg(name, side=512)) for name in PHOTOS]
     with override_settings(STYLERECS={**settings.STYLERECS, "BATCH_SIZE": 2}):
-        batch = request(products, make_style("umber", source="rocket"))
+        batch = request(products, make_style("umber", source="rocket", method="classic"))
     wait_for(
         lambda: StylizedVariant.objects.filter(status=VariantStatus.READY).exists(),
         interval=0.05,
@@ -274,7 +274,7 @@ def test_write_failing_half_way_fails_that_variant_alone_and_leaves_no_partial_f
     products = [
         make_product(jpeg_bytes((rng.random((96, 128, 3)) * 255).astype("uint8"))) for _ in range(2)
     ]
-    style = make_style("slate", source="rocket")
+    style = make_style("slate", source="rocket", method="classic")
     fault_file.write_text("1")  # the next file write dies half-way (a full disk)
     try:
         batch = finished(request(products, style))
@@ -297,7 +297,7 @@ def test_torn_file_under_the_content_addressed_name_is_rewritten_not_trusted(
     worker, redis, make_product, make_style
 ):
     photo = sample_jpeg("chelsea", side=200)
-    style = make_style("ash", source="coffee")
+    style = make_style("ash", source="coffee", method="classic")
     (first,) = assert_settled(finished(request([make_product(photo)], style)))
     path = Path(default_storage.path(first.image.name))
     whole = path.read_bytes()

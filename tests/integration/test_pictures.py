@@ -138,9 +138,10 @@ def test_product_page_leads_with_an_eager_high_priority_picture(shown, client):
     # Original + 2 variant panels + 2 tab thumbnails, all from renditions.
     assert len(pictures) == 5
     assert all(".jpg" in a["srcset"] and a["sizes"] for a in pictures)
-    original, lead, other, *tabs = pictures
+    # A shopper without a style (this client) is shown the original photo first.
+    lead, first, second, *tabs = pictures
     assert lead["fetchpriority"] == "high" and "loading" not in lead
-    assert original["loading"] == other["loading"] == "lazy"  # hidden until chosen
+    assert first["loading"] == second["loading"] == "lazy"  # hidden until chosen
     # The switcher's size (640) is above the photo's width: the photo's width it is.
     assert lead["width"] == "480" and lead["sizes"] == "(max-width: 640px) 100vw, 640px"
     assert all(t["sizes"] == "32px" and t["width"] == "48" for t in tabs)

@@ -68,7 +68,14 @@ def test_delete_removes_the_shoppers_rows_and_nobody_elses(world, who):
     shoppers = world[:2]
     gone, kept = shoppers[who], shoppers[1 - who]
     counts = shopper_delete(shopper=gone)
-    assert counts == {"interactions": 2, "preferences": 1, "recommendations": 1, "settings": 1}
+    assert counts == {
+        "interactions": 2,
+        "impressions": 0,
+        "experiment_assignments": 0,
+        "preferences": 1,
+        "recommendations": 1,
+        "settings": 1,
+    }
     for model in (Interaction, StylePreference, Recommendation, ShopperSettings):
         assert not model.objects.filter(gone.q()).exists()
         assert model.objects.filter(kept.q()).exists()

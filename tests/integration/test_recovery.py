@@ -166,4 +166,7 @@ def test_a_variant_whose_every_try_was_killed_fails_with_a_reason(variant):
 def test_beat_schedule_ships_the_requeue_and_the_demo_host_uses_it():
     entry = BEAT_SCHEDULE["stylerecs-requeue-stale-variants"]
     assert entry["task"] == "stylerecs.tasks.requeue_stale_variants"
-    assert settings.CELERY_BEAT_SCHEDULE["stylerecs-requeue-stale-variants"] == entry
+    # The demo host's Celery app takes stylerecs' exported config, schedule included.
+    from workers.celery import app
+
+    assert app.conf.beat_schedule["stylerecs-requeue-stale-variants"] == entry
