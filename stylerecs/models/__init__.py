@@ -15,6 +15,7 @@ from .shoppers import (
     StylePreference,
 )
 from .styles import GenerationBatch, Style, StylizedVariant, VariantStatus
+from .taste import TasteModelStatus, TrainedTasteModel
 
 __all__ = [
     "PRODUCT_MODEL",
@@ -28,6 +29,8 @@ __all__ = [
     "Style",
     "StylePreference",
     "StylizedVariant",
+    "TasteModelStatus",
+    "TrainedTasteModel",
     "VariantStatus",
     "VectorMixin",
 ]

@@ -32,6 +32,8 @@ from ..shoppers import Shopper
 logger = logging.getLogger(__name__)
 
 POPULAR_REASON = "Popular right now"
+# stylerecs.engine.taste_rank.REASON_COBOUGHT (the engine is imported on workers only).
+REASON_COBOUGHT = 4
 # Learned preferences: how many styles, and how clear a leaning must be, to be stored.
 LEARNED_STYLES = 3
 LEARNED_MIN = 0.05
@@ -164,6 +166,7 @@ def _score_and_store(shoppers: list[Shopper]) -> int | None:
     """Score a batch and replace its sets; ``None`` when there is no catalogue yet."""
     from ..ranking import scoring_engine
     from .scoring_inputs import catalogue_load, shopper_batch_load
+    from .taste_scoring import rank_shoppers
 
     now = timezone.now()
     device = stylerecs_settings.SCORING_DEVICE or "cpu"
@@ -190,20 +193,7 @@ def _score_and_store(shoppers: list[Shopper]) -> int | None:
     )
     k = min(int(stylerecs_settings.RECOMMENDATIONS_PER_SHOPPER), len(catalogue.product_ids))
     with _scoring_threads():
-        result = stylerecs_settings.RANKING_FUNCTION(
-            taste=taste.vectors,
-            product_matrix=catalogue.items,
-            style_matrix=catalogue.style_matrix,
-            popularity=catalogue.popularity,
-            history=taste.mass,
-            available=catalogue.available,
-            exclude=(batch.exclude_rows, batch.exclude_items),
-            liked=batch.liked,
-            k=k,
-            diversity=float(stylerecs_settings.DIVERSITY),
-            popularity_prior=float(stylerecs_settings.POPULARITY_PRIOR),
-            pool_factor=int(stylerecs_settings.CANDIDATE_POOL_FACTOR),
-        )
+        result = rank_shoppers(catalogue=catalogue, batch=batch, taste=taste, k=k)
     leaning = engine.cosine_matrix(taste.vectors, catalogue.style_matrix).cpu()
     return _store(shoppers, catalogue, batch, result, leaning, now, engine)
 
@@ -237,7 +227,7 @@ def _store(shoppers, catalogue, batch, result, leaning, now, engine) -> int:
         catalogue.product_ids[ref]
         for row_kinds, row_refs in zip(kinds, refs, strict=True)
         for kind, ref in zip(row_kinds, row_refs, strict=True)
-        if kind == engine.REASON_PRODUCT and ref >= 0
+        if kind in (engine.REASON_PRODUCT, REASON_COBOUGHT) and ref >= 0
     }
     adapter = get_adapter()
     titles = {
@@ -253,6 +243,9 @@ def _store(shoppers, catalogue, batch, result, leaning, now, engine) -> int:
         if kind == engine.REASON_PRODUCT:
             title = titles.get(catalogue.product_ids[ref], "")
             return _("Similar to %(title)s, which you liked") % {"title": title}
+        if kind == REASON_COBOUGHT:
+            title = titles.get(catalogue.product_ids[ref], "")
+            return _("Often bought with %(title)s") % {"title": title}
         return _("Picked for you")
 
     recommendations, learned = [], []
