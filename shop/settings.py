@@ -229,6 +229,12 @@ CELERY_TASK_SOFT_TIME_LIMIT = int(os.environ.get("CELERY_TASK_SOFT_TIME_LIMIT", 
 # `celery -A workers beat`: the schedule as data. Shoppers are also rescored a few
 # seconds after their own events; this catches everyone else up (decay, new products).
 CELERY_BEAT_SCHEDULE = {
+    # Nightly: tune a new taste model on the latest events; it replaces the model in
+    # service only if it beats it on the held-out most recent events.
+    "stylerecs-train-taste-model": {
+        "task": "stylerecs.tasks.train_taste_model",
+        "schedule": crontab(minute=30, hour=2),
+    },
     "stylerecs-rescore-everyone": {
         "task": "stylerecs.tasks.refresh_all_recommendations",
         "schedule": crontab(minute=15, hour="*/3"),

@@ -9,6 +9,7 @@ from .batches import GenerationBatchAdmin
 from .display import thumbnail
 from .products import ProductStyleProfileInline, ProductVariantsAdminMixin, StylizedVariantInline
 from .styles import StyleAdmin
+from .taste import TrainedTasteModelAdmin
 from .variants import StylizedVariantAdmin
 
 __all__ = [
@@ -18,5 +19,6 @@ __all__ = [
     "StyleAdmin",
     "StylizedVariantAdmin",
     "StylizedVariantInline",
+    "TrainedTasteModelAdmin",
     "thumbnail",
 ]
