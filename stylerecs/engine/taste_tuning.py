@@ -86,7 +86,8 @@ class Metrics:
             "recall@10": round(self.recall, 4),
             "ndcg@10": round(self.ndcg, 4),
             "coverage": round(self.coverage, 4),
-            "cold_recall@10": round(self.cold_recall, 4),
+            # None (JSON null), not NaN, when no held-out product was new.
+            "cold_recall@10": None if math.isnan(self.cold_recall) else round(self.cold_recall, 4),
             "users": self.users,
         }
 
