@@ -135,7 +135,9 @@ DEFAULTS: dict[str, Any] = {
         },
         "blend": {
             "visual_weight": [0.0, 0.15, 0.4],
-            "popularity_weight": [0.1, 0.4],
+            "popularity_weight": [0.1, 0.5],
+            # 1000: popularity never fades (shops where most buy what is popular).
+            "popularity_history": [2.0, 1000.0],
         },
     },
 }

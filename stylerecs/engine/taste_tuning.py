@@ -227,15 +227,18 @@ def metrics_from_topk(
     )
 
 
-def targets(before: EventLog, after: EventLog) -> tuple[np.ndarray, list[set], set]:
-    """Shoppers to evaluate, the products each engaged with positively after the split
-    and had not touched before it, and the products nobody touched before it."""
+def targets(
+    before: EventLog, after: EventLog, *, min_weight: float = 1.0
+) -> tuple[np.ndarray, list[set], set]:
+    """Shoppers to evaluate, the products each engaged with after the split (an event
+    weighing at least ``min_weight``: a like, cart or purchase, not a view) and had not
+    touched before it, and the products nobody touched before it."""
     touched = set(zip(before.user.tolist(), before.item.tolist(), strict=True))
     relevant: dict[int, set] = {}
     for u, i, w in zip(
         after.user.tolist(), after.item.tolist(), after.weight.tolist(), strict=True
     ):
-        if w > 0 and (u, i) not in touched:
+        if w >= min_weight and (u, i) not in touched:
             relevant.setdefault(u, set()).add(i)
     users = np.array(sorted(relevant), dtype=np.int64)
     cold = set(range(before.n_items)) - set(before.item.tolist())
@@ -254,9 +257,10 @@ def evaluate(
     popularity_days: float = 30.0,
     k: int = 10,
     chunk: int = 2048,
+    min_weight: float = 1.0,
 ) -> Metrics:
     """Rank the shoppers of ``after`` from ``before`` alone, as the shop would, and score it."""
-    users, relevant, cold = targets(before, after)
+    users, relevant, cold = targets(before, after, min_weight=min_weight)
     side = item_side(
         model,
         item_keys=model.item_keys,

@@ -252,3 +252,23 @@ def test_a_real_worker_trains_and_scores_chunks_as_separate_tasks(celery_worker,
     assert {fan.key: [r.product_id for r in recommended(fan)] for fan in fans} == by_worker
     log = celery_worker.log_path.read_text(errors="replace")
     assert log.count("score_recommendations_chunk") >= 5
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ({"SHOW_AGAIN_INTERACTED": "sometimes"}, "stylerecs.E011"),
+        ({"SHOW_AGAIN_PURCHASED": "yes"}, "stylerecs.E011"),
+        ({"FIRST_PAGE_SIZE": -1}, "stylerecs.E012"),
+        ({"TASTE_VALIDATION_FRACTION": 0.9}, "stylerecs.E012"),
+        ({"TASTE_TUNING": {"fit": {"factorz": [8]}}}, "stylerecs.E013"),
+        ({"TASTE_TUNING": {"fit": {"factors": [0]}}}, "stylerecs.E013"),
+        ({"TASTE_TUNING": {"blend": {"visual_weight": []}}}, "stylerecs.E013"),
+    ],
+)
+def test_bad_taste_settings_give_coded_errors(settings, override, expected):
+    from django.core import checks
+
+    settings.STYLERECS = {**settings.STYLERECS, **override}
+    found = {m.id for m in checks.run_checks() if m.id.startswith("stylerecs")}
+    assert found == {expected}
