@@ -48,6 +48,7 @@ bench: install wrk
 	$(PY) bench/stylize_hires.py
 	$(PY) bench/stylize_int8.py
 	$(PY) bench/recs.py
+	$(PY) bench/recs_scale.py
 	$(TEST_ENV) $(PY) bench/storefront.py
 
 clean:

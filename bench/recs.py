@@ -273,7 +273,8 @@ def main(argv=None) -> None:
     warnings.filterwarnings("ignore", message="Method expects CSR input")
     args.fit_options = {"factors": [32, 64], "regularization": [0.05, 0.5],
                         "half_life_days": HALF_LIVES}  # fmt: skip
-    args.blend_options = {"visual_weight": [0.0, 0.15, 0.4], "popularity_weight": [0.1, 0.5],
+    args.blend_options = {"cf_weight": [0.3, 1.0], "visual_weight": [0.0, 0.15, 0.4],
+                          "popularity_weight": [0.1, 0.5, 1.5],
                           "popularity_history": [2.0, 1000.0]}  # fmt: skip
     if args.quick:
         args.shoppers, args.products = 300, 120

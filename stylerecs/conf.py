@@ -134,6 +134,7 @@ DEFAULTS: dict[str, Any] = {
             "half_life_days": [7.0, 30.0, 120.0],
         },
         "blend": {
+            "cf_weight": [0.3, 1.0],
             "visual_weight": [0.0, 0.15, 0.4],
             "popularity_weight": [0.1, 0.5],
             # 1000: popularity never fades (shops where most buy what is popular).

@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
-__all__ = ["TasteParams", "tuning_errors"]
+__all__ = ["BLEND_FIELDS", "TasteParams", "tuning_errors"]
+
+# What changes the blend only: scored against one fit without refitting or folding in.
+BLEND_FIELDS = {
+    "cf_weight",
+    "cf_history",
+    "visual_weight",
+    "popularity_weight",
+    "popularity_history",
+}
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,8 @@ def tuning_errors(tuning) -> list[str]:
         for name, values in options.items():
             if name not in names:
                 problems.append(f"{part!r} names an unknown parameter {name!r}")
+            elif part == "blend" and name not in BLEND_FIELDS:
+                problems.append(f"{name!r} needs a refit: put it under 'fit', not 'blend'")
             elif (
                 not isinstance(values, list | tuple)
                 or not values

@@ -30,6 +30,7 @@ __all__ = [
     "demote_first_page",
     "first_page_order",
     "pair_mask",
+    "prepare",
     "recommend",
 ]
 
@@ -90,25 +91,18 @@ def demote_first_page(
     return items, scores.gather(1, order).masked_fill(~ok, -math.inf)
 
 
-def recommend(
+def prepare(
     items: ItemSide,
     events: ShopperEvents,
     *,
     params: TasteParams,
-    available: Tensor,
-    k: int,
-    page: int,
     style_visual: Tensor | None = None,
     explicit_weight: float = 1.0,
-    reasons: bool = True,
-) -> RankResult:
-    """Top ``k`` products for each shopper of the batch, with reasons.
+):
+    """The blend-independent part of :func:`recommend`: ``(user factors, visual taste)``.
 
-    ``style_visual`` (S, d) holds the styles in the model's visual space (for explicit
-    preferences and "because you like ..." reasons). ``page`` is the first-page size of
-    the demotion policy (0: no demotion).
+    Depends on the fit's parameters (confidence, regularisation, half-life) only.
     """
-    n_items = items.matrix.shape[0]
     styles = style_visual if style_visual is not None else torch.zeros(0, items.visual.shape[1])
     weights = events.kind_weights.float() * torch.exp2(
         -events.ages_days.float().clamp_min(0) / float(params.half_life_days)
@@ -126,18 +120,68 @@ def recommend(
         pref_weights=events.pref_weights,
         explicit_weight=explicit_weight,
     )
+    return factors, taste
+
+
+def _pairs_in(rows: Tensor, items: Tensor, where: Tensor) -> tuple[Tensor, Tensor]:
+    """(row, item) pairs as (row, column among the scored products), unscored dropped."""
+    if not rows.numel():
+        return rows, items
+    cols = where[items]
+    keep = cols >= 0
+    return rows[keep], cols[keep]
+
+
+def recommend(
+    items: ItemSide,
+    events: ShopperEvents,
+    *,
+    params: TasteParams,
+    available: Tensor,
+    k: int,
+    page: int,
+    style_visual: Tensor | None = None,
+    explicit_weight: float = 1.0,
+    reasons: bool = True,
+    prepared: tuple | None = None,
+) -> RankResult:
+    """Top ``k`` products for each shopper of the batch, with reasons.
+
+    ``style_visual`` (S, d) holds the styles in the model's visual space (for explicit
+    preferences and "because you like ..." reasons). ``page`` is the first-page size of
+    the demotion policy (0: no demotion). ``prepared`` is :func:`prepare`'s result for
+    this batch, when several blends are scored on the same fit (the tuning does).
+    """
+    n_items = items.matrix.shape[0]
+    styles = style_visual if style_visual is not None else torch.zeros(0, items.visual.shape[1])
+    if prepared is None:
+        prepared = prepare(
+            items, events, params=params, style_visual=styles, explicit_weight=explicit_weight
+        )
+    factors, taste = prepared
     rows, parts = user_side(factors, taste.vectors, taste.mass, params=params)
-    scores = rows @ items.matrix.T
-    scores.masked_fill_(~available[None, :], -math.inf)
-    if events.exclude_rows.numel():
-        scores[events.exclude_rows, events.exclude_items] = -math.inf
-    demoting = page > 0 and events.demote_rows.numel() > 0
-    pool = min(n_items, k + (page if demoting else 0))
-    top_scores, top_items = torch.topk(scores, pool, dim=1)
-    del scores
-    top_items = top_items.masked_fill(~torch.isfinite(top_scores), -1)
+    # Only available products are scored: no (B, P) masking pass, a smaller product.
+    shown = torch.nonzero(available).squeeze(1)
+    n_shown = int(shown.shape[0])
+    where = torch.full((n_items,), -1, dtype=torch.long)
+    where[shown] = torch.arange(n_shown)
+    scores = rows @ items.matrix[shown].T
+    ex_rows, ex_cols = _pairs_in(events.exclude_rows, events.exclude_items, where)
+    if ex_rows.numel():
+        scores[ex_rows, ex_cols] = -math.inf
+    de_rows, de_cols = _pairs_in(events.demote_rows, events.demote_items, where)
+    demoting = page > 0 and de_rows.numel() > 0
+    pool = min(n_shown, k + (page if demoting else 0))
+    top_scores, top_cols = torch.topk(scores, pool, dim=1)
     if demoting:
-        flagged = pair_mask(events.demote_rows, events.demote_items, top_items, n_items)
+        # Membership of (row, column) keys by binary search: no (B, P) mask to fill.
+        keys = torch.sort(de_rows * n_shown + de_cols).values
+        wanted = torch.arange(top_cols.shape[0])[:, None] * n_shown + top_cols
+        at = torch.searchsorted(keys, wanted).clamp_max(keys.shape[0] - 1)
+        flagged = keys[at] == wanted
+    del scores
+    top_items = shown[top_cols].masked_fill(~torch.isfinite(top_scores), -1)
+    if demoting:
         picked, picked_scores = demote_first_page(
             top_items, top_scores, flagged, page=page, k=min(k, pool)
         )

@@ -19,7 +19,8 @@ import torch
 from torch import Tensor
 
 from .taste import TasteModel, TasteParams, fit, item_side
-from .taste_rank import ShopperEvents, recommend
+from .taste_params import BLEND_FIELDS
+from .taste_rank import ShopperEvents, prepare, recommend
 
 __all__ = [
     "EventLog",
@@ -27,6 +28,7 @@ __all__ = [
     "Policy",
     "TuneResult",
     "evaluate",
+    "evaluate_blends",
     "fit_log",
     "metrics_from_topk",
     "popularity",
@@ -245,8 +247,15 @@ def targets(
     return users, [relevant[u] for u in users.tolist()], cold
 
 
-def evaluate(
+def evaluate(model: TasteModel, before: EventLog, after: EventLog, **options) -> Metrics:
+    """Rank the shoppers of ``after`` from ``before`` alone, as the shop would, and score
+    it (options as :func:`evaluate_blends`)."""
+    return evaluate_blends(model, [model.params], before, after, **options)[0]
+
+
+def evaluate_blends(
     model: TasteModel,
+    blends: list[TasteParams],
     before: EventLog,
     after: EventLog,
     *,
@@ -258,8 +267,15 @@ def evaluate(
     k: int = 10,
     chunk: int = 2048,
     min_weight: float = 1.0,
-) -> Metrics:
-    """Rank the shoppers of ``after`` from ``before`` alone, as the shop would, and score it."""
+) -> list[Metrics]:
+    """:func:`evaluate` for several blends of one fit: each batch's fold-in is done once.
+
+    The blends may differ from ``model.params`` in :data:`BLEND_FIELDS` only.
+    """
+    for blend in blends:
+        changed = {f for f, v in blend.as_dict().items() if v != getattr(model.params, f)}
+        if changed - BLEND_FIELDS:
+            raise ValueError(f"not blend parameters: {sorted(changed - BLEND_FIELDS)}")
     users, relevant, cold = targets(before, after, min_weight=min_weight)
     side = item_side(
         model,
@@ -268,21 +284,28 @@ def evaluate(
         popularity=popularity(before, now=now, days=popularity_days),
     )
     grouped = _ByUser(before)
-    top = np.full((len(users), k), -1, dtype=np.int64)
+    tops = [np.full((len(users), k), -1, dtype=np.int64) for _ in blends]
+    page = policy.page if policy.interacted == "after_first_page" else 0
     for start in range(0, len(users), chunk):
         batch = users[start : start + chunk]
         events = shopper_events(grouped, batch, now=now, policy=policy)
-        result = recommend(
-            side,
-            events,
-            params=model.params,
-            available=available,
-            k=k,
-            page=policy.page if policy.interacted == "after_first_page" else 0,
-            reasons=False,
-        )
-        top[start : start + len(batch)] = result.items.numpy()
-    return metrics_from_topk(top, relevant, cold_items=cold, n_items=before.n_items, k=k)
+        prepared = prepare(side, events, params=model.params)
+        for top, blend in zip(tops, blends, strict=True):
+            result = recommend(
+                side,
+                events,
+                params=blend,
+                available=available,
+                k=k,
+                page=page,
+                reasons=False,
+                prepared=prepared,
+            )
+            top[start : start + len(batch)] = result.items.numpy()
+    return [
+        metrics_from_topk(top, relevant, cold_items=cold, n_items=before.n_items, k=k)
+        for top in tops
+    ]
 
 
 def grid(options: dict[str, Iterable]) -> list[dict]:
@@ -308,8 +331,8 @@ def tune(
 ) -> TuneResult:
     """Best params on a time-based validation split of ``log`` (recall@10, then NDCG).
 
-    Each combination of ``fit_options`` is fitted once; the blend options, which need
-    no refit, are all scored against it.
+    Each combination of ``fit_options`` is fitted once; the blend options
+    (:data:`BLEND_FIELDS`), which need no refit, are all scored against it.
     """
     policy = policy or Policy()
     before, after, cutoff = time_split(log, holdout_fraction=holdout_fraction)
@@ -326,22 +349,23 @@ def tune(
             item_vectors=item_vectors,
             threads=threads,
         )
-        for blend_values in blends:
-            model.params = params.but(**blend_values)
-            metrics = evaluate(
-                model,
-                before,
-                after,
-                now=cutoff,
-                item_vectors=item_vectors,
-                available=available,
-                policy=policy,
-                popularity_days=popularity_days,
-            )
+        settings = [params.but(**values) for values in blends]
+        scored = evaluate_blends(
+            model,
+            settings,
+            before,
+            after,
+            now=cutoff,
+            item_vectors=item_vectors,
+            available=available,
+            policy=policy,
+            popularity_days=popularity_days,
+        )
+        for blend_values, setting, metrics in zip(blends, settings, scored, strict=True):
             trials.append({**fit_values, **blend_values, **metrics.as_dict()})
             key = (metrics.recall, metrics.ndcg)
             if best is None or key > best[0]:
-                best = (key, model.params, metrics)
+                best = (key, setting, metrics)
         if progress:
             progress(n + 1, len(fits))
     assert best is not None
