@@ -239,7 +239,9 @@ def test_worker_writes_recommendations_after_events(celery_worker, shop, setting
     like(shopper, looks["camera"][0])
     like(shopper, looks["camera"][1], kind="add_to_cart")
     recs = wait_for(lambda: recommended(shopper), timeout=90, what="recommendations")
-    assert {r.product_id for r in recs[:4]} == ids(looks["camera"])
+    # Its look leads; the two it touched wait past the first page (SHOW_AGAIN_INTERACTED).
+    assert {r.product_id for r in recs[:2]} == ids(looks["camera"][2:])
+    assert ids(looks["camera"][:2]) <= {r.product_id for r in recs[10:]}
 
 
 def _scheduled_for(shopper: Shopper) -> list[dict]:
