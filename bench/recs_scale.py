@@ -2,7 +2,7 @@
 
     python bench/recs_scale.py [--shoppers 100000] [--products 20000]
                                [--events 1000000] [--loop-sample 300] [--threads 2]
-                               [--chunk 4096] [--quick]
+                               [--chunk 1024] [--quick]
 
 A synthetic shop (random 86-d embeddings, the size of classicstats-v1; Zipf-popular
 products; ten events per shopper on average, kinds mixed as on the storefront). Each
@@ -61,9 +61,11 @@ def synthetic(shoppers: int, products: int, events: int, seed: int = 0):
 def child(args) -> dict:
     import torch
 
+    from stylerecs.engine.allocator import keep_freed_memory
     from stylerecs.engine.taste import TasteParams, item_side
     from stylerecs.engine.taste_tuning import Policy, _ByUser, fit_log, shopper_events
 
+    keep_freed_memory()  # as the workers do (KEEP_FREED_MEMORY): no page faults per chunk
     torch.set_num_threads(args.threads)
     log, vectors = synthetic(args.shoppers, args.products, args.events)
     vectors = torch.from_numpy(vectors)
@@ -122,7 +124,7 @@ def main(argv=None) -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--loop-sample", type=int, default=300)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--chunk", type=int, default=4096)
+    parser.add_argument("--chunk", type=int, default=1024)
     parser.add_argument("--quick", action="store_true", help="a small smoke run")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -34,13 +34,9 @@ from ..shoppers import Shopper
 CATALOGUE_MAX_AGE = 60.0
 # Events that make a product "liked" (to explain others by it); views are too weak.
 LIKED_KINDS = (InteractionKind.LIKE, InteractionKind.ADD_TO_CART, InteractionKind.PURCHASE)
-# Products a shopper touched in these ways fall under SHOW_AGAIN_INTERACTED.
-INTERACTED_KINDS = (
-    InteractionKind.VIEW,
-    InteractionKind.LIKE,
-    InteractionKind.ADD_TO_CART,
-    InteractionKind.QUIZ_PICK,
-)
+# Products a shopper touched in these ways fall under SHOW_AGAIN_INTERACTED. A quiz
+# pick is not one: it says which style, and the quiz shows products in it on purpose.
+INTERACTED_KINDS = (InteractionKind.VIEW, InteractionKind.LIKE, InteractionKind.ADD_TO_CART)
 MAX_LIKED = 16
 
 
