@@ -57,6 +57,7 @@ bench: install wrk browser
 	$(PY) bench/stylize_int8.py
 	$(PY) bench/recs.py
 	$(PY) bench/decode_check.py
+	$(PY) bench/recs_scale.py
 	$(TEST_ENV) $(PY) bench/storefront.py
 	$(TEST_ENV) $(PY) bench/page_weight.py
 	$(TEST_ENV) $(PY) bench/storefront.py --impressions

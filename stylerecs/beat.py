@@ -11,6 +11,12 @@ from __future__ import annotations
 from celery.schedules import crontab
 
 BEAT_SCHEDULE = {
+    # Nightly: tune a new taste model on the latest events; it replaces the model in
+    # service only if it beats it on the held-out most recent events.
+    "stylerecs-train-taste-model": {
+        "task": "stylerecs.tasks.train_taste_model",
+        "schedule": crontab(minute=30, hour=2),
+    },
     # Shoppers are also rescored a few seconds after their own events; this catches
     # everyone else up (decay, new products).
     "stylerecs-rescore-everyone": {

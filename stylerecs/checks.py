@@ -217,6 +217,7 @@ def check_scoring_settings(app_configs=None, **kwargs):
         errors.append(
             Error(f"STYLERECS['RANKING_FUNCTION'] = {path!r} is not callable.", id="stylerecs.E009")
         )
+    errors += _taste_errors(value)
     try:
         caches[value["DEBOUNCE_CACHE"]]
     except InvalidCacheBackendError:
@@ -397,4 +398,46 @@ def check_experiment_settings(app_configs=None, **kwargs):
                     id="stylerecs.E162",
                 )
             )
+    return errors
+
+
+SHOW_AGAIN_CHOICES = ("after_first_page", "always", "never")
+
+
+def _taste_errors(value: dict) -> list[Error]:
+    """The hybrid model's and the show-again policies' settings (ids E011-E013)."""
+    from .engine.taste_params import tuning_errors
+
+    errors = []
+    if value["SHOW_AGAIN_INTERACTED"] not in SHOW_AGAIN_CHOICES:
+        errors.append(
+            Error(
+                f"STYLERECS['SHOW_AGAIN_INTERACTED'] must be one of {SHOW_AGAIN_CHOICES}, "
+                f"not {value['SHOW_AGAIN_INTERACTED']!r}.",
+                id="stylerecs.E011",
+            )
+        )
+    for key in ("SHOW_AGAIN_PURCHASED", "SHOW_UNAVAILABLE"):
+        if not isinstance(value[key], bool):
+            errors.append(Error(f"STYLERECS[{key!r}] must be True or False.", id="stylerecs.E011"))
+    for key in ("FIRST_PAGE_SIZE", "TASTE_MIN_EVENTS", "TASTE_THREADS"):
+        number = value[key]
+        if not isinstance(number, int) or isinstance(number, bool) or number < 0:
+            errors.append(
+                Error(
+                    f"STYLERECS[{key!r}] must be a non-negative integer, not {number!r}.",
+                    id="stylerecs.E012",
+                )
+            )
+    fraction = value["TASTE_VALIDATION_FRACTION"]
+    if not _number(fraction) or not 0 < fraction < 0.5:
+        errors.append(
+            Error(
+                f"STYLERECS['TASTE_VALIDATION_FRACTION'] must be a number between 0 and 0.5, "
+                f"not {fraction!r}.",
+                id="stylerecs.E012",
+            )
+        )
+    for problem in tuning_errors(value["TASTE_TUNING"]):
+        errors.append(Error(f"STYLERECS['TASTE_TUNING']: {problem}", id="stylerecs.E013"))
     return errors

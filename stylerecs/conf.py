@@ -187,6 +187,41 @@ DEFAULTS: dict[str, Any] = {
     "GUARDRAIL_ENABLED": True,
     "GUARDRAIL_ALPHA": 0.05,
     "GUARDRAIL_MIN_SHOPPERS": 100,
+    # --- Hybrid taste model and what may be shown again ------------------------------
+    # Viewed, liked and carted products: "after_first_page" (default: never among the
+    # first FIRST_PAGE_SIZE of a shopper's recommendations, allowed after), "always" or
+    # "never". Disliked products are never shown again.
+    "SHOW_AGAIN_INTERACTED": "after_first_page",
+    "FIRST_PAGE_SIZE": 10,
+    # Bought products may be recommended again (consumables); off by default.
+    "SHOW_AGAIN_PURCHASED": False,
+    # Products the adapter says are unavailable may be recommended.
+    "SHOW_UNAVAILABLE": False,
+    # Where trained model files go inside the default storage.
+    "TASTE_MODEL_UPLOAD_TO": "stylerecs/taste-models",
+    # The most recent share of events (by time) held out to tune and compare models.
+    "TASTE_VALIDATION_FRACTION": 0.1,
+    # Fewer events than this: no model is trained (the visual ranking serves alone).
+    "TASTE_MIN_EVENTS": 200,
+    # Threads of the ALS fit (implicit's own threads) on the training worker.
+    "TASTE_THREADS": 2,
+    # What the tuning searches: every combination of "fit" options is fitted once, and
+    # every combination of "blend" options scored against it. Keys are TasteParams
+    # fields (stylerecs/engine/taste.py); unnamed fields keep their defaults.
+    "TASTE_TUNING": {
+        "fit": {
+            "factors": [32, 64],
+            "regularization": [0.05, 0.5],
+            "half_life_days": [7.0, 30.0, 120.0],
+        },
+        "blend": {
+            "cf_weight": [0.3, 1.0],
+            "visual_weight": [0.0, 0.15, 0.4],
+            "popularity_weight": [0.1, 0.5],
+            # 1000: popularity never fades (shops where most buy what is popular).
+            "popularity_history": [2.0, 1000.0],
+        },
+    },
 }
 
 # Settings that name code; resolved to objects on access.

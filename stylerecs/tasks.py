@@ -15,7 +15,7 @@ from django.db import InterfaceError, OperationalError
 
 from . import worker_signals  # noqa: F401 (connects the worker_init receiver)
 from .conf import stylerecs_settings
-from .services import experiment_analysis
+from .services import experiment_analysis, taste_training
 from .services import profiles as profile_services
 from .services import queueing as queueing_services
 from .services import recommendations as recommendation_services
@@ -86,9 +86,29 @@ def refresh_recommendations(user_id: int | None = None, anon_id: str = "") -> in
 
 
 @shared_task(base=RetryTransient, acks_late=True)
-def refresh_all_recommendations(chunk_size: int | None = None) -> int:
-    """Rescore every shopper with a history, in batched chunks (for celery beat)."""
-    return recommendation_services.recommendations_compute_all(chunk_size=chunk_size)
+def refresh_all_recommendations(chunk_size: int | None = None, fan_out: bool = False) -> int:
+    """Rescore every shopper with a history, in batched chunks (for celery beat); with
+    ``fan_out``, enqueue each chunk as a ``score_recommendations_chunk`` task."""
+    return recommendation_services.recommendations_compute_all(
+        chunk_size=chunk_size, fan_out=fan_out
+    )
+
+
+@shared_task(base=RetryTransient, acks_late=True)
+def score_recommendations_chunk(shopper_keys: list[str]) -> int:
+    """Score one chunk of shoppers (``Shopper.key`` strings) with the model in service."""
+    shoppers = [recommendation_services.shopper_from_key(key) for key in shopper_keys]
+    return recommendation_services.recommendations_compute_chunk(shoppers=shoppers) or 0
+
+
+@shared_task(base=RetryTransient, acks_late=True)
+def train_taste_model() -> int | None:
+    """Fit and tune a taste model; it goes into service if it beats the one there
+    (for celery beat). Returns the new record's id, ``None`` when training was refused."""
+    try:
+        return taste_training.taste_model_train().pk
+    except taste_training.TrainingRefused:
+        return None  # recorded on the row, with the reason: nothing to retry
 
 
 @shared_task(base=RetryTransient, acks_late=True)

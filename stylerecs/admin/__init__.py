@@ -12,6 +12,7 @@ from .masks import ProductMaskAdmin
 from .products import ProductStyleProfileInline, ProductVariantsAdminMixin, StylizedVariantInline
 from .renditions import RenditionAdmin
 from .styles import StyleAdmin
+from .taste import TrainedTasteModelAdmin
 from .variants import StylizedVariantAdmin
 
 __all__ = [
@@ -25,5 +26,6 @@ __all__ = [
     "StyleAdmin",
     "StylizedVariantAdmin",
     "StylizedVariantInline",
+    "TrainedTasteModelAdmin",
     "thumbnail",
 ]

@@ -34,6 +34,7 @@ from .styles import (
     StylizedVariant,
     VariantStatus,
 )
+from .taste import TasteModelStatus, TrainedTasteModel
 
 __all__ = [
     "PRODUCT_MODEL",
@@ -61,6 +62,8 @@ __all__ = [
     "Style",
     "StylePreference",
     "StylizedVariant",
+    "TasteModelStatus",
+    "TrainedTasteModel",
     "VariantStatus",
     "VectorMixin",
 ]

@@ -10,7 +10,7 @@ imported only inside the worker-side functions: the storefront never loads it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -32,6 +32,8 @@ from ..shoppers import Shopper, shoppers_q
 logger = logging.getLogger(__name__)
 
 POPULAR_REASON = "Popular right now"
+# stylerecs.engine.taste_rank.REASON_COBOUGHT (the engine is imported on workers only).
+REASON_COBOUGHT = 4
 # Learned preferences: how many styles, and how clear a leaning must be, to be stored.
 LEARNED_STYLES = 3
 LEARNED_MIN = 0.05
@@ -104,23 +106,65 @@ def recommendations_compute(*, shopper: Shopper) -> int:
     return _score_and_store([shopper]) or 0
 
 
-def recommendations_compute_all(*, chunk_size: int | None = None) -> int:
+def recommendations_compute_all(
+    *,
+    chunk_size: int | None = None,
+    fan_out: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
     """Rescore every shopper with a history, in chunks (for celery beat).
 
     Each chunk is one batched matrix product with top-k, and its shoppers' sets are
-    replaced in one transaction. Returns the number of shoppers scored.
+    replaced in one transaction. With ``fan_out`` each chunk is enqueued as its own
+    ``score_recommendations_chunk`` task instead (any worker can take one: they share
+    nothing but the database and the model file in storage). ``progress(done, total)``
+    follows the shoppers. Returns the number of shoppers scored (or enqueued).
     """
     size = int(chunk_size or stylerecs_settings.SCORING_CHUNK_SIZE)
-    scored = 0
-    for chunk in _chunks(_active_shoppers(), size):
-        off = opted_out(chunk)
-        if off:
-            recommendations_clear(shoppers=[s for s in chunk if s.key in off])
-        todo = [s for s in chunk if s.key not in off]
-        if todo and _score_and_store(todo) is None:
+    shoppers = _active_shoppers()
+    if fan_out:
+        from ..tasks import score_recommendations_chunk
+
+        for n, chunk in enumerate(_chunks(shoppers, size)):
+            keys = [s.key for s in chunk]
+            transaction.on_commit(
+                lambda keys=keys: score_recommendations_chunk.delay(shopper_keys=keys)
+            )
+            if progress:
+                progress(min((n + 1) * size, len(shoppers)), len(shoppers))
+        return len(shoppers)
+    scored = done = 0
+    for chunk in _chunks(shoppers, size):
+        stored = recommendations_compute_chunk(shoppers=chunk)
+        if stored is None:
             break  # no catalogue yet: nobody can be scored
-        scored += len(todo)
+        scored += stored
+        done += len(chunk)
+        if progress:
+            progress(done, len(shoppers))
     return scored
+
+
+def recommendations_compute_chunk(*, shoppers: list[Shopper]) -> int | None:
+    """Score one chunk of shoppers and replace their sets; returns how many were scored
+    (opted-out shoppers are cleared instead), ``None`` when there is no catalogue yet."""
+    off = opted_out(shoppers)
+    if off:
+        recommendations_clear(shoppers=[s for s in shoppers if s.key in off])
+    todo = [s for s in shoppers if s.key not in off]
+    if todo and _score_and_store(todo) is None:
+        return None
+    return len(todo)
+
+
+def shopper_from_key(key: str) -> Shopper:
+    """The shopper a :attr:`Shopper.key` names (``u:<pk>`` or ``a:<anonymous id>``)."""
+    kind, _, value = key.partition(":")
+    if kind == "u" and value.isdigit():
+        return Shopper.for_user(int(value))
+    if kind == "a" and value:
+        return Shopper.anonymous(value)
+    raise ValueError(f"not a shopper key: {key!r}")
 
 
 def _active_shoppers() -> list[Shopper]:
@@ -160,6 +204,7 @@ def _score_and_store(shoppers: list[Shopper]) -> int | None:
     """Score a batch and replace its sets; ``None`` when there is no catalogue yet."""
     from ..ranking import scoring_engine
     from .scoring_inputs import catalogue_load, shopper_batch_load
+    from .taste_scoring import rank_shoppers
 
     now = timezone.now()
     device = stylerecs_settings.SCORING_DEVICE or "cpu"
@@ -186,20 +231,7 @@ def _score_and_store(shoppers: list[Shopper]) -> int | None:
     )
     k = min(int(stylerecs_settings.RECOMMENDATIONS_PER_SHOPPER), len(catalogue.product_ids))
     with _scoring_threads():
-        result = stylerecs_settings.RANKING_FUNCTION(
-            taste=taste.vectors,
-            product_matrix=catalogue.items,
-            style_matrix=catalogue.style_matrix,
-            popularity=catalogue.popularity,
-            history=taste.mass,
-            available=catalogue.available,
-            exclude=(batch.exclude_rows, batch.exclude_items),
-            liked=batch.liked,
-            k=k,
-            diversity=float(stylerecs_settings.DIVERSITY),
-            popularity_prior=float(stylerecs_settings.POPULARITY_PRIOR),
-            pool_factor=int(stylerecs_settings.CANDIDATE_POOL_FACTOR),
-        )
+        result = rank_shoppers(catalogue=catalogue, batch=batch, taste=taste, k=k)
     leaning = engine.cosine_matrix(taste.vectors, catalogue.style_matrix).cpu()
     return _store(shoppers, catalogue, batch, result, leaning, now, engine)
 
@@ -233,7 +265,7 @@ def _store(shoppers, catalogue, batch, result, leaning, now, engine) -> int:
         catalogue.product_ids[ref]
         for row_kinds, row_refs in zip(kinds, refs, strict=True)
         for kind, ref in zip(row_kinds, row_refs, strict=True)
-        if kind == engine.REASON_PRODUCT and ref >= 0
+        if kind in (engine.REASON_PRODUCT, REASON_COBOUGHT) and ref >= 0
     }
     adapter = get_adapter()
     titles = {
@@ -249,6 +281,9 @@ def _store(shoppers, catalogue, batch, result, leaning, now, engine) -> int:
         if kind == engine.REASON_PRODUCT:
             title = titles.get(catalogue.product_ids[ref], "")
             return _("Similar to %(title)s, which you liked") % {"title": title}
+        if kind == REASON_COBOUGHT:
+            title = titles.get(catalogue.product_ids[ref], "")
+            return _("Often bought with %(title)s") % {"title": title}
         return _("Picked for you")
 
     recommendations, learned = [], []

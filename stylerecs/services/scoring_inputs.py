@@ -34,8 +34,9 @@ from ..shoppers import Shopper, shoppers_q  # noqa: F401 (shoppers_q: used here,
 CATALOGUE_MAX_AGE = 60.0
 # Events that make a product "liked" (to explain others by it); views are too weak.
 LIKED_KINDS = (InteractionKind.LIKE, InteractionKind.ADD_TO_CART, InteractionKind.PURCHASE)
-# Never recommended again to the same shopper.
-EXCLUDED_KINDS = (InteractionKind.PURCHASE, InteractionKind.DISLIKE)
+# Products a shopper touched in these ways fall under SHOW_AGAIN_INTERACTED. A quiz
+# pick is not one: it says which style, and the quiz shows products in it on purpose.
+INTERACTED_KINDS = (InteractionKind.VIEW, InteractionKind.LIKE, InteractionKind.ADD_TO_CART)
 MAX_LIKED = 16
 
 
@@ -69,6 +70,8 @@ class ShopperBatch:
     pref_weights: torch.Tensor  # (B, S)
     exclude_rows: torch.Tensor
     exclude_items: torch.Tensor
+    demote_rows: torch.Tensor  # pairs kept off the first page (SHOW_AGAIN_INTERACTED)
+    demote_items: torch.Tensor
     liked: torch.Tensor  # (B, L), -1 padded
     explicit_styles: list[set[int]] = field(default_factory=list)
 
@@ -156,8 +159,9 @@ def catalogue_load(*, now: datetime, device: str = "cpu") -> Catalogue | None:
     adapter = get_adapter()
     available = np.zeros(len(product_ids), dtype=bool)
     products = get_product_model()._default_manager.filter(pk__in=product_ids)
+    show_all = bool(stylerecs_settings.SHOW_UNAVAILABLE)
     for product in products.iterator(chunk_size=2000):
-        available[index[product.pk]] = adapter.is_available(product)
+        available[index[product.pk]] = show_all or adapter.is_available(product)
     catalogue = Catalogue(
         product_ids=product_ids,
         index=index,
@@ -179,6 +183,21 @@ def catalogue_load(*, now: datetime, device: str = "cpu") -> Catalogue | None:
 def catalogue_forget() -> None:
     """Drop this process's snapshot (the next scoring rebuilds it)."""
     _snapshot.clear()
+
+
+def show_again_policy() -> tuple[set[str], set[str]]:
+    """Interaction kinds whose products are ``(never shown again, kept off the first
+    page)`` by the SHOW_AGAIN_* settings. Disliked products are never shown again."""
+    never = {InteractionKind.DISLIKE.value}
+    demote: set[str] = set()
+    if not stylerecs_settings.SHOW_AGAIN_PURCHASED:
+        never.add(InteractionKind.PURCHASE.value)
+    policy = stylerecs_settings.SHOW_AGAIN_INTERACTED
+    if policy == "never":
+        never |= {k.value for k in INTERACTED_KINDS}
+    elif policy == "after_first_page":
+        demote = {k.value for k in INTERACTED_KINDS}
+    return never, demote
 
 
 def _row_of(shoppers: list[Shopper]):
@@ -222,18 +241,24 @@ def shopper_batch_load(
         if kind in LIKED_KINDS:
             liked_weight[row][item] += weight
 
-    excluded = (
-        Interaction.objects.filter(where, kind__in=EXCLUDED_KINDS)
-        .values_list("user_id", "session_key", "product_id")
+    never, demote = show_again_policy()
+    touched = (
+        Interaction.objects.filter(where, kind__in=[*never, *demote])
+        .values_list("user_id", "session_key", "product_id", "kind")
         .order_by()
         .distinct()
     )
-    ex_rows, ex_items = [], []
-    for user_id, session_key, product_id in excluded:
+    ex_rows, ex_items, de_rows, de_items = [], [], [], []
+    for user_id, session_key, product_id, kind in touched:
         row, item = row_of(user_id, session_key), catalogue.index.get(product_id)
-        if row is not None and item is not None:
+        if row is None or item is None:
+            continue
+        if kind in never:
             ex_rows.append(row)
             ex_items.append(item)
+        else:
+            de_rows.append(row)
+            de_items.append(item)
 
     prefs = torch.zeros(len(shoppers), len(catalogue.style_ids))
     explicit: list[set[int]] = [set() for _ in shoppers]
@@ -269,6 +294,8 @@ def shopper_batch_load(
         pref_weights=prefs.to(device),
         exclude_rows=long(ex_rows),
         exclude_items=long(ex_items),
+        demote_rows=long(de_rows),
+        demote_items=long(de_items),
         liked=liked.to(device),
         explicit_styles=explicit,
     )

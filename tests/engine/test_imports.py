@@ -27,6 +27,10 @@ ENGINE_MODULES = [
     "stylerecs.engine.embeddings",
     "stylerecs.engine.training",
     "stylerecs.engine.scoring",
+    "stylerecs.engine.taste",
+    "stylerecs.engine.taste_params",
+    "stylerecs.engine.taste_rank",
+    "stylerecs.engine.taste_tuning",
     "stylerecs.engine.__main__",
 ]
 

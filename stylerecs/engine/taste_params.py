@@ -1,0 +1,77 @@
+"""The taste model's parameters: plain data, importable without torch (the system
+checks validate ``STYLERECS['TASTE_TUNING']`` against these fields on a web server)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+
+__all__ = ["BLEND_FIELDS", "TasteParams", "tuning_errors"]
+
+# What changes the blend only: scored against one fit without refitting or folding in.
+BLEND_FIELDS = {
+    "cf_weight",
+    "cf_history",
+    "visual_weight",
+    "popularity_weight",
+    "popularity_history",
+}
+
+
+@dataclass(frozen=True)
+class TasteParams:
+    """What the self-tuning job searches (see stylerecs/engine/taste_tuning.py)."""
+
+    factors: int = 32
+    regularization: float = 0.05
+    alpha: float = 4.0  # ALS confidence per unit of (decayed, kind-weighted) event
+    iterations: int = 12
+    half_life_days: float = 30.0
+    cf_weight: float = 1.0  # weight of the collaborative score at full history
+    cf_history: float = 1.0  # history (weighted events) at which it has half its weight
+    visual_weight: float = 0.3
+    popularity_weight: float = 0.3  # weight of popularity for a shopper with no history
+    popularity_history: float = 2.0  # history at which popularity keeps half its weight
+    looks_shrink: float = 2.0  # buyers at which a product's own factors weigh as its looks
+    visual_dims: int = 32
+    ridge: float = 1.0
+
+    def but(self, **changes) -> TasteParams:
+        """A copy with some values changed."""
+        return replace(self, **changes)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TasteParams:
+        known = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+def tuning_errors(tuning) -> list[str]:
+    """What is wrong with a ``{"fit": {field: [values]}, "blend": {...}}`` search space."""
+    if not isinstance(tuning, dict) or set(tuning) - {"fit", "blend"}:
+        return ['must be a dict with the keys "fit" and "blend"']
+    names = {f.name: f.type for f in fields(TasteParams)}
+    problems = []
+    for part in ("fit", "blend"):
+        options = tuning.get(part, {})
+        if not isinstance(options, dict):
+            problems.append(f"{part!r} must map parameter names to lists of values")
+            continue
+        for name, values in options.items():
+            if name not in names:
+                problems.append(f"{part!r} names an unknown parameter {name!r}")
+            elif part == "blend" and name not in BLEND_FIELDS:
+                problems.append(f"{name!r} needs a refit: put it under 'fit', not 'blend'")
+            elif (
+                not isinstance(values, list | tuple)
+                or not values
+                or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+            ):
+                problems.append(f"{part}.{name} must be a non-empty list of numbers")
+            elif any(v < 0 for v in values) or (
+                name in ("factors", "iterations", "half_life_days") and any(v <= 0 for v in values)
+            ):
+                problems.append(f"{part}.{name} has a value out of range: {values!r}")
+    return problems

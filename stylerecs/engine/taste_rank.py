@@ -1,0 +1,230 @@
+"""Ranking with the hybrid taste model: one batch of shoppers, one matrix product.
+
+The service (stylerecs/services/taste_scoring.py), the self-tuning job and the bench all
+rank through :func:`recommend`, so what is tuned and measured is what the shop serves:
+the same fold-in, blend, exclusions, first-page policy and reasons.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from .scoring import (
+    REASON_NONE,
+    REASON_POPULAR,
+    REASON_PRODUCT,
+    REASON_STYLE,
+    RankResult,
+    explain,
+    taste_vectors,
+)
+from .taste import ItemSide, TasteParams, fold_in, user_side
+
+__all__ = [
+    "REASON_COBOUGHT",
+    "ShopperEvents",
+    "demote_first_page",
+    "first_page_order",
+    "pair_mask",
+    "prepare",
+    "recommend",
+]
+
+# "Often bought with X": the collaborative part chose it, X a product the shopper liked.
+REASON_COBOUGHT = 4
+
+
+@dataclass
+class ShopperEvents:
+    """What a batch of B shoppers did, with rows local to the batch."""
+
+    n: int
+    rows: Tensor  # (E,) long
+    cols: Tensor  # (E,) long product rows of the catalogue
+    kind_weights: Tensor  # (E,) signed weight of each event's kind
+    ages_days: Tensor  # (E,)
+    exclude_rows: Tensor  # pairs never shown (disliked; bought, by policy)
+    exclude_items: Tensor
+    demote_rows: Tensor  # pairs kept off the first page (by policy)
+    demote_items: Tensor
+    liked: Tensor  # (B, L) liked product rows, -1 padded (for the reasons)
+    pref_weights: Tensor | None = None  # (B, S) explicit style preferences
+
+
+def pair_mask(rows: Tensor, items: Tensor, cand: Tensor, n_items: int) -> Tensor:
+    """Which of ``cand`` (B, C) are among the (row, item) pairs."""
+    if not rows.numel():
+        return torch.zeros_like(cand, dtype=torch.bool)
+    keys = rows * n_items + items
+    batch_rows = torch.arange(cand.shape[0])[:, None].expand_as(cand)
+    return torch.isin(batch_rows * n_items + cand.clamp_min(0), keys) & (cand >= 0)
+
+
+def first_page_order(
+    cand: Tensor, scores: Tensor, flagged: Tensor, *, page: int, k: int
+) -> tuple[Tensor, Tensor]:
+    """Column order that keeps flagged candidates out of the first ``page`` places.
+
+    The first page is the best ``page`` unflagged candidates; after it, every remaining
+    candidate in score order. Returns ``(order (B, k), valid (B, k))``.
+    """
+    valid = (cand >= 0) & torch.isfinite(scores)
+    free = valid & ~flagged
+    first = free & (free.cumsum(dim=1) <= page)
+    width = cand.shape[1]
+    pos = torch.arange(width)[None, :].expand_as(cand)
+    key = torch.where(first, pos, pos + width).masked_fill(~valid, 2 * width)
+    order = key.argsort(dim=1)[:, :k]
+    return order, valid.gather(1, order)
+
+
+def demote_first_page(
+    cand: Tensor, scores: Tensor, flagged: Tensor, *, page: int, k: int
+) -> tuple[Tensor, Tensor]:
+    """:func:`first_page_order` applied: the first k ``(items, scores)``, -1 padded."""
+    order, ok = first_page_order(cand, scores, flagged, page=page, k=k)
+    items = cand.gather(1, order).masked_fill(~ok, -1)
+    return items, scores.gather(1, order).masked_fill(~ok, -math.inf)
+
+
+def prepare(
+    items: ItemSide,
+    events: ShopperEvents,
+    *,
+    params: TasteParams,
+    style_visual: Tensor | None = None,
+    explicit_weight: float = 1.0,
+):
+    """The blend-independent part of :func:`recommend`: ``(user factors, visual taste)``.
+
+    Depends on the fit's parameters (confidence, regularisation, half-life) only.
+    """
+    styles = style_visual if style_visual is not None else torch.zeros(0, items.visual.shape[1])
+    weights = events.kind_weights.float() * torch.exp2(
+        -events.ages_days.float().clamp_min(0) / float(params.half_life_days)
+    )
+    factors = fold_in(
+        items, n_users=events.n, rows=events.rows, cols=events.cols, weights=weights, params=params
+    )
+    taste = taste_vectors(
+        item_matrix=items.visual,
+        style_matrix=styles,
+        n_shoppers=events.n,
+        event_rows=events.rows,
+        event_items=events.cols,
+        event_weights=weights,
+        pref_weights=events.pref_weights,
+        explicit_weight=explicit_weight,
+    )
+    return factors, taste
+
+
+def _pairs_in(rows: Tensor, items: Tensor, where: Tensor) -> tuple[Tensor, Tensor]:
+    """(row, item) pairs as (row, column among the scored products), unscored dropped."""
+    if not rows.numel():
+        return rows, items
+    cols = where[items]
+    keep = cols >= 0
+    return rows[keep], cols[keep]
+
+
+def recommend(
+    items: ItemSide,
+    events: ShopperEvents,
+    *,
+    params: TasteParams,
+    available: Tensor,
+    k: int,
+    page: int,
+    style_visual: Tensor | None = None,
+    explicit_weight: float = 1.0,
+    reasons: bool = True,
+    prepared: tuple | None = None,
+) -> RankResult:
+    """Top ``k`` products for each shopper of the batch, with reasons.
+
+    ``style_visual`` (S, d) holds the styles in the model's visual space (for explicit
+    preferences and "because you like ..." reasons). ``page`` is the first-page size of
+    the demotion policy (0: no demotion). ``prepared`` is :func:`prepare`'s result for
+    this batch, when several blends are scored on the same fit (the tuning does).
+    """
+    n_items = items.matrix.shape[0]
+    styles = style_visual if style_visual is not None else torch.zeros(0, items.visual.shape[1])
+    if prepared is None:
+        prepared = prepare(
+            items, events, params=params, style_visual=styles, explicit_weight=explicit_weight
+        )
+    factors, taste = prepared
+    rows, parts = user_side(factors, taste.vectors, taste.mass, params=params)
+    # Only available products are scored: no (B, P) masking pass, a smaller product.
+    shown = torch.nonzero(available).squeeze(1)
+    n_shown = int(shown.shape[0])
+    where = torch.full((n_items,), -1, dtype=torch.long)
+    where[shown] = torch.arange(n_shown)
+    scores = rows @ items.matrix[shown].T
+    ex_rows, ex_cols = _pairs_in(events.exclude_rows, events.exclude_items, where)
+    if ex_rows.numel():
+        scores[ex_rows, ex_cols] = -math.inf
+    de_rows, de_cols = _pairs_in(events.demote_rows, events.demote_items, where)
+    demoting = page > 0 and de_rows.numel() > 0
+    pool = min(n_shown, k + (page if demoting else 0))
+    top_scores, top_cols = torch.topk(scores, pool, dim=1)
+    if demoting:
+        # Membership of (row, column) keys by binary search: no (B, P) mask to fill.
+        keys = torch.sort(de_rows * n_shown + de_cols).values
+        wanted = torch.arange(top_cols.shape[0])[:, None] * n_shown + top_cols
+        at = torch.searchsorted(keys, wanted).clamp_max(keys.shape[0] - 1)
+        flagged = keys[at] == wanted
+    del scores
+    top_items = shown[top_cols].masked_fill(~torch.isfinite(top_scores), -1)
+    if demoting:
+        picked, picked_scores = demote_first_page(
+            top_items, top_scores, flagged, page=page, k=min(k, pool)
+        )
+    else:
+        picked, picked_scores = top_items[:, :k], top_scores[:, :k]
+    if not reasons:
+        empty = torch.full_like(picked, REASON_NONE)
+        return RankResult(picked, picked_scores, empty, torch.full_like(picked, -1))
+    kind, ref = _reasons(picked, items, factors, taste.vectors, parts, styles, events.liked)
+    return RankResult(items=picked, scores=picked_scores, reason_kind=kind, reason_ref=ref)
+
+
+def _reasons(picked, items, factors, visual_taste, parts, styles, liked):
+    """The part of the blend that contributed most names the reason."""
+    safe = picked.clamp_min(0)
+    ok = picked >= 0
+    cf = parts[:, :1] * torch.bmm(items.factors[safe], factors[:, :, None]).squeeze(2)
+    unit = torch.nn.functional.normalize(visual_taste, dim=1)
+    vis = parts[:, 1:2] * torch.bmm(items.visual[safe], unit[:, :, None]).squeeze(2)
+    pop = parts[:, 2:3] * items.popularity[safe]
+    # The visual reason: a liked style, or a liked product it looks like.
+    kind, ref = explain(
+        picked,
+        taste=visual_taste,
+        item_matrix=items.visual,
+        style_matrix=styles,
+        liked=liked,
+        popularity=items.popularity,
+        alpha=torch.zeros(picked.shape[0], 1),
+    )
+    if liked.numel():
+        # "Often bought with": the liked product nearest in the collaborative space.
+        near = items.factors[safe] @ items.factors[liked.clamp_min(0)].transpose(1, 2)
+        blocked = (liked[:, None, :] < 0) | (liked[:, None, :] == picked[:, :, None])
+        near = near.masked_fill(blocked, -math.inf)
+        nearest, which = near.max(dim=2)
+        by_cf = (cf > vis) & (cf > pop) & torch.isfinite(nearest) & (nearest > 0)
+        kind = torch.where(by_cf, REASON_COBOUGHT, kind)
+        ref = torch.where(by_cf, liked.gather(1, which), ref)
+    popular = (pop > cf) & (pop > vis)
+    kind = torch.where(popular, REASON_POPULAR, kind)
+    ref = torch.where(popular, -1, ref)
+    # A product pick explained by a style or a product keeps its kind; the rest, none.
+    kind = torch.where(ok, kind, REASON_NONE)
+    keep = (kind == REASON_STYLE) | (kind == REASON_PRODUCT) | (kind == REASON_COBOUGHT)
+    return kind, torch.where(ok & keep, ref, -1)

@@ -1,0 +1,372 @@
+"""Fitting, evaluating and tuning the taste model on an event log split by time.
+
+The self-tuning job (stylerecs/services/taste_training.py) and bench/recs.py both call
+:func:`tune`: it holds out the most recent events of the log it is given, fits each
+candidate on the rest, ranks with :func:`stylerecs.engine.taste_rank.recommend` exactly
+as the shop serves, and keeps the setting with the best recall@10. It never sees
+anything but the log it is given: a caller with a test split keeps it to itself.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .taste import TasteModel, TasteParams, fit, item_side
+from .taste_params import BLEND_FIELDS
+from .taste_rank import ShopperEvents, prepare, recommend
+
+__all__ = [
+    "EventLog",
+    "Metrics",
+    "Policy",
+    "TuneResult",
+    "evaluate",
+    "evaluate_blends",
+    "fit_log",
+    "metrics_from_topk",
+    "popularity",
+    "shopper_events",
+    "time_split",
+    "tune",
+]
+
+
+@dataclass
+class EventLog:
+    """Events as arrays: shopper and product rows, signed kind weight, time in days."""
+
+    n_users: int
+    n_items: int
+    user: np.ndarray
+    item: np.ndarray
+    weight: np.ndarray
+    day: np.ndarray
+    bought: np.ndarray
+
+    def select(self, mask: np.ndarray) -> EventLog:
+        return EventLog(
+            self.n_users,
+            self.n_items,
+            self.user[mask],
+            self.item[mask],
+            self.weight[mask],
+            self.day[mask],
+            self.bought[mask],
+        )
+
+    def __len__(self) -> int:
+        return int(self.user.shape[0])
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What may be shown again: ``interacted`` is "after_first_page", "always" or
+    "never" (viewed, liked, carted); bought products only when ``show_bought``."""
+
+    interacted: str = "after_first_page"
+    show_bought: bool = False
+    page: int = 10
+
+
+@dataclass
+class Metrics:
+    recall: float
+    ndcg: float
+    coverage: float
+    cold_recall: float
+    users: int
+
+    def as_dict(self) -> dict:
+        return {
+            "recall@10": round(self.recall, 4),
+            "ndcg@10": round(self.ndcg, 4),
+            "coverage": round(self.coverage, 4),
+            # None (JSON null), not NaN, when no held-out product was new.
+            "cold_recall@10": None if math.isnan(self.cold_recall) else round(self.cold_recall, 4),
+            "users": self.users,
+        }
+
+
+@dataclass
+class TuneResult:
+    params: TasteParams
+    metrics: Metrics
+    cutoff: float
+    trials: list[dict] = field(default_factory=list)
+
+
+def time_split(log: EventLog, *, holdout_fraction: float) -> tuple[EventLog, EventLog, float]:
+    """``(before, after, cutoff)``: the most recent ``holdout_fraction`` of events by time."""
+    if not 0 < holdout_fraction < 1:
+        raise ValueError("holdout_fraction must be between 0 and 1")
+    if not len(log):
+        raise ValueError("no events to split")
+    cutoff = float(np.quantile(log.day, 1 - holdout_fraction))
+    later = log.day >= cutoff
+    return log.select(~later), log.select(later), cutoff
+
+
+def popularity(log: EventLog, *, now: float, days: float) -> Tensor:
+    """Weighted positive events of the last ``days`` per product, ``log1p``, max 1."""
+    recent = (log.day >= now - days) & (log.day < now) & (log.weight > 0)
+    pop = np.zeros(log.n_items, dtype=np.float64)
+    np.add.at(pop, log.item[recent], log.weight[recent])
+    pop = np.log1p(pop)
+    if pop.max() > 0:
+        pop /= pop.max()
+    return torch.from_numpy(pop.astype(np.float32))
+
+
+def decayed(log: EventLog, *, now: float, half_life_days: float) -> np.ndarray:
+    return (log.weight * np.exp2(-np.clip(now - log.day, 0, None) / half_life_days)).astype(
+        np.float32
+    )
+
+
+def fit_log(
+    log: EventLog,
+    *,
+    now: float,
+    params: TasteParams,
+    item_keys: list[str],
+    item_vectors: Tensor,
+    threads: int = 1,
+) -> TasteModel:
+    """Fit on a log, its events decayed to ``now``."""
+    return fit(
+        n_users=log.n_users,
+        item_keys=item_keys,
+        item_vectors=item_vectors,
+        user_idx=log.user,
+        item_idx=log.item,
+        weights=decayed(log, now=now, half_life_days=params.half_life_days),
+        params=params,
+        threads=threads,
+    )
+
+
+class _ByUser:
+    """A log's events grouped by shopper, to cut batches out of it."""
+
+    def __init__(self, log: EventLog):
+        order = np.argsort(log.user, kind="stable")
+        self.log = log.select(order)
+        self.starts = np.searchsorted(self.log.user, np.arange(log.n_users + 1))
+
+    def take(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Event positions of these shoppers and the batch row of each."""
+        spans = [np.arange(self.starts[u], self.starts[u + 1]) for u in users]
+        rows = np.repeat(np.arange(len(users)), [len(s) for s in spans])
+        pos = np.concatenate(spans) if spans else np.zeros(0, dtype=np.int64)
+        return pos.astype(np.int64), rows.astype(np.int64)
+
+
+def shopper_events(
+    grouped: _ByUser, users: np.ndarray, *, now: float, policy: Policy
+) -> ShopperEvents:
+    """A batch for :func:`recommend` from the events of these shoppers before ``now``."""
+    pos, rows = grouped.take(users)
+    log = grouped.log
+    item, weight = log.item[pos], log.weight[pos]
+    never = weight < 0
+    if not policy.show_bought:
+        never |= log.bought[pos]
+    demote = (weight > 0) & ~never
+    if policy.interacted == "never":
+        never, demote = never | demote, np.zeros_like(demote)
+    elif policy.interacted == "always":
+        demote = np.zeros_like(demote)
+    liked = np.full((len(users), 0), -1, dtype=np.int64)
+
+    def t(x, dtype=torch.long):
+        return torch.as_tensor(np.ascontiguousarray(x)).to(dtype)
+
+    return ShopperEvents(
+        n=len(users),
+        rows=t(rows),
+        cols=t(item),
+        kind_weights=t(weight, torch.float32),
+        ages_days=t(now - log.day[pos], torch.float32),
+        exclude_rows=t(rows[never]),
+        exclude_items=t(item[never]),
+        demote_rows=t(rows[demote]),
+        demote_items=t(item[demote]),
+        liked=t(liked),
+    )
+
+
+def metrics_from_topk(
+    top: np.ndarray, relevant: list[set], *, cold_items: set, n_items: int, k: int = 10
+) -> Metrics:
+    """recall@k (hits over min(k, relevant)), NDCG@k, catalogue coverage of the top k,
+    and recall@k of the relevant products that had no events before the split."""
+    recalls, ndcgs, cold_hits, cold_total = [], [], 0, 0
+    discounts = 1 / np.log2(np.arange(2, k + 2))
+    for row, rel in zip(top, relevant, strict=True):
+        picks = [int(i) for i in row[:k] if i >= 0]
+        hits = [1.0 if i in rel else 0.0 for i in picks]
+        recalls.append(sum(hits) / min(k, len(rel)))
+        ideal = discounts[: min(k, len(rel))].sum()
+        ndcgs.append(float(np.dot(hits, discounts[: len(hits)])) / ideal)
+        cold = rel & cold_items
+        if cold:
+            cold_total += min(k, len(cold))
+            cold_hits += len(cold & set(picks))
+    shown = np.unique(top[:, :k][top[:, :k] >= 0]) if len(top) else np.zeros(0)
+    return Metrics(
+        recall=float(np.mean(recalls)) if recalls else 0.0,
+        ndcg=float(np.mean(ndcgs)) if ndcgs else 0.0,
+        coverage=len(shown) / max(n_items, 1),
+        cold_recall=cold_hits / cold_total if cold_total else math.nan,
+        users=len(relevant),
+    )
+
+
+def targets(
+    before: EventLog, after: EventLog, *, min_weight: float = 1.0
+) -> tuple[np.ndarray, list[set], set]:
+    """Shoppers to evaluate, the products each engaged with after the split (an event
+    weighing at least ``min_weight``: a like, cart or purchase, not a view) and had not
+    touched before it, and the products nobody touched before it."""
+    touched = set(zip(before.user.tolist(), before.item.tolist(), strict=True))
+    relevant: dict[int, set] = {}
+    for u, i, w in zip(
+        after.user.tolist(), after.item.tolist(), after.weight.tolist(), strict=True
+    ):
+        if w >= min_weight and (u, i) not in touched:
+            relevant.setdefault(u, set()).add(i)
+    users = np.array(sorted(relevant), dtype=np.int64)
+    cold = set(range(before.n_items)) - set(before.item.tolist())
+    return users, [relevant[u] for u in users.tolist()], cold
+
+
+def evaluate(model: TasteModel, before: EventLog, after: EventLog, **options) -> Metrics:
+    """Rank the shoppers of ``after`` from ``before`` alone, as the shop would, and score
+    it (options as :func:`evaluate_blends`)."""
+    return evaluate_blends(model, [model.params], before, after, **options)[0]
+
+
+def evaluate_blends(
+    model: TasteModel,
+    blends: list[TasteParams],
+    before: EventLog,
+    after: EventLog,
+    *,
+    now: float,
+    item_vectors: Tensor,
+    available: Tensor,
+    policy: Policy,
+    popularity_days: float = 30.0,
+    k: int = 10,
+    chunk: int = 2048,
+    min_weight: float = 1.0,
+) -> list[Metrics]:
+    """:func:`evaluate` for several blends of one fit: each batch's fold-in is done once.
+
+    The blends may differ from ``model.params`` in :data:`BLEND_FIELDS` only.
+    """
+    for blend in blends:
+        changed = {f for f, v in blend.as_dict().items() if v != getattr(model.params, f)}
+        if changed - BLEND_FIELDS:
+            raise ValueError(f"not blend parameters: {sorted(changed - BLEND_FIELDS)}")
+    users, relevant, cold = targets(before, after, min_weight=min_weight)
+    side = item_side(
+        model,
+        item_keys=model.item_keys,
+        item_vectors=item_vectors,
+        popularity=popularity(before, now=now, days=popularity_days),
+    )
+    grouped = _ByUser(before)
+    tops = [np.full((len(users), k), -1, dtype=np.int64) for _ in blends]
+    page = policy.page if policy.interacted == "after_first_page" else 0
+    for start in range(0, len(users), chunk):
+        batch = users[start : start + chunk]
+        events = shopper_events(grouped, batch, now=now, policy=policy)
+        prepared = prepare(side, events, params=model.params)
+        for top, blend in zip(tops, blends, strict=True):
+            result = recommend(
+                side,
+                events,
+                params=blend,
+                available=available,
+                k=k,
+                page=page,
+                reasons=False,
+                prepared=prepared,
+            )
+            top[start : start + len(batch)] = result.items.numpy()
+    return [
+        metrics_from_topk(top, relevant, cold_items=cold, n_items=before.n_items, k=k)
+        for top in tops
+    ]
+
+
+def grid(options: dict[str, Iterable]) -> list[dict]:
+    """Every combination of the options."""
+    keys = list(options)
+    return [dict(zip(keys, values, strict=True)) for values in itertools.product(*options.values())]
+
+
+def tune(
+    log: EventLog,
+    *,
+    item_keys: list[str],
+    item_vectors: Tensor,
+    available: Tensor,
+    base: TasteParams,
+    fit_options: dict[str, Iterable],
+    blend_options: dict[str, Iterable],
+    holdout_fraction: float = 0.1,
+    policy: Policy | None = None,
+    popularity_days: float = 30.0,
+    threads: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+) -> TuneResult:
+    """Best params on a time-based validation split of ``log`` (recall@10, then NDCG).
+
+    Each combination of ``fit_options`` is fitted once; the blend options
+    (:data:`BLEND_FIELDS`), which need no refit, are all scored against it.
+    """
+    policy = policy or Policy()
+    before, after, cutoff = time_split(log, holdout_fraction=holdout_fraction)
+    fits, blends = grid(fit_options), grid(blend_options)
+    best: tuple | None = None
+    trials = []
+    for n, fit_values in enumerate(fits):
+        params = base.but(**fit_values)
+        model = fit_log(
+            before,
+            now=cutoff,
+            params=params,
+            item_keys=item_keys,
+            item_vectors=item_vectors,
+            threads=threads,
+        )
+        settings = [params.but(**values) for values in blends]
+        scored = evaluate_blends(
+            model,
+            settings,
+            before,
+            after,
+            now=cutoff,
+            item_vectors=item_vectors,
+            available=available,
+            policy=policy,
+            popularity_days=popularity_days,
+        )
+        for blend_values, setting, metrics in zip(blends, settings, scored, strict=True):
+            trials.append({**fit_values, **blend_values, **metrics.as_dict()})
+            key = (metrics.recall, metrics.ndcg)
+            if best is None or key > best[0]:
+                best = (key, setting, metrics)
+        if progress:
+            progress(n + 1, len(fits))
+    assert best is not None
+    return TuneResult(params=best[1], metrics=best[2], cutoff=cutoff, trials=trials)

@@ -1,0 +1,29 @@
+"""bench/recs.py's smoke run: every method ranks a simulated shop and is scored."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+pytest.importorskip("implicit")
+
+METHODS = ("stylerecs", "popularity", "implicit ALS", "implicit item-kNN")
+
+
+@pytest.mark.slow
+def test_quick_bench_scores_every_method_on_a_time_split(capsys):
+    from bench.recs import main
+
+    main(["--quick", "--families", "cold start"])
+    out = capsys.readouterr().out
+    figures = {}
+    for method in METHODS:
+        line = next(x for x in out.splitlines() if re.match(rf"\s+cold start\s+{method}\s", x))
+        figures[method] = [float(v) for v in re.findall(r"\s(\d\.\d{3})(?=\s)", line)[:4]]
+    assert "LightFM" in out
+    for recall, ndcg, coverage, _ in figures.values():
+        assert 0 <= ndcg <= 1 and 0 < coverage <= 1 and 0 <= recall <= 1
+    # Each method has a recall on the products released after the split (a number
+    # for all four: the family has such products and shoppers who bought them).
+    assert all(len(values) == 4 for values in figures.values())

@@ -1,0 +1,272 @@
+"""The hybrid taste model on simulated shops: stylerecs/engine/taste*.py, no Django.
+
+Shops are small (a few hundred shoppers and products) and seeded, so every test fits
+real ALS models in well under a second each.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from stylerecs.engine.taste import TasteModel, TasteParams, fit, item_side
+from stylerecs.engine.taste_rank import ShopperEvents, demote_first_page, recommend
+from stylerecs.engine.taste_tuning import (
+    EventLog,
+    Policy,
+    _ByUser,
+    evaluate,
+    fit_log,
+    shopper_events,
+    time_split,
+    tune,
+)
+
+pytest.importorskip("implicit")
+
+
+def shop(*, users=400, items=120, groups=6, looks_follow_groups=False, seed=0, per_user=8):
+    """Shoppers each buy within one hidden group of products. Photos (embeddings) are
+    random, or (``looks_follow_groups``) a group's products share a look plus noise."""
+    rng = np.random.default_rng(seed)
+    group = rng.integers(0, groups, items)
+    if looks_follow_groups:
+        centres = torch.randn(groups, 24, generator=torch.Generator().manual_seed(seed))
+        vectors = centres[group] + 0.5 * torch.randn(items, 24)
+    else:
+        vectors = torch.randn(items, 24, generator=torch.Generator().manual_seed(seed))
+    vectors = torch.nn.functional.normalize(vectors, dim=1)
+    taste = rng.integers(0, groups, users)
+    u, i, d = [], [], []
+    for user in range(users):
+        pool = np.flatnonzero(group == taste[user])
+        picks = rng.choice(pool, per_user)
+        u += [user] * per_user
+        i += picks.tolist()
+        d += sorted(rng.uniform(0, 100, per_user).tolist())
+    n = len(u)
+    log = EventLog(
+        users,
+        items,
+        np.array(u),
+        np.array(i),
+        np.full(n, 2.0, np.float32),
+        np.array(d),
+        np.zeros(n, bool),
+    )
+    return log, vectors, group, taste
+
+
+def keys(n):
+    return [str(i) for i in range(n)]
+
+
+def everyone(n):
+    return torch.ones(n, dtype=torch.bool)
+
+
+def test_planted_cooccurrence_that_photos_do_not_show_is_recovered():
+    log, vectors, _, _ = shop()
+    before, after, cut = time_split(log, holdout_fraction=0.2)
+    args = dict(now=cut, item_vectors=vectors, available=everyone(120), policy=Policy())
+    hybrid = fit_log(
+        before, now=cut, params=TasteParams(factors=16), item_keys=keys(120), item_vectors=vectors
+    )
+    looks_only = fit_log(
+        before,
+        now=cut,
+        item_keys=keys(120),
+        item_vectors=vectors,
+        params=TasteParams(factors=16, cf_weight=0.0, popularity_weight=0.0, visual_weight=1.0),
+    )
+    got, blind = (
+        evaluate(hybrid, before, after, **args),
+        evaluate(looks_only, before, after, **args),
+    )
+    # Picking 10 of the 20 products of one's group at random gives ~0.5; of all 120, ~0.08.
+    assert got.recall > 0.4
+    assert blind.recall < 0.2
+    assert got.recall > 2.5 * blind.recall
+
+
+def test_a_new_product_with_no_events_reaches_the_shoppers_whose_taste_it_matches():
+    log, vectors, group, taste = shop(looks_follow_groups=True, items=121)
+    new = 120  # nobody has touched it (its events are dropped); it looks like group 0
+    log = log.select(log.item != new)
+    vectors = vectors.clone()
+    vectors[new] = torch.nn.functional.normalize(vectors[:120][group[:120] == 0].mean(0), dim=0)
+    model = fit_log(
+        log,
+        now=100.0,
+        params=TasteParams(factors=16, visual_weight=0.0),
+        item_keys=keys(121),
+        item_vectors=vectors,
+    )
+    # Even with no visual term at all, its looks give it collaborative standing.
+    side = item_side(model, item_keys=keys(121), item_vectors=vectors, popularity=torch.zeros(121))
+    users = np.arange(400)
+    batch = shopper_events(_ByUser(log), users, now=100.0, policy=Policy())
+    top = recommend(
+        side, batch, params=model.params, available=everyone(121), k=10, page=10, reasons=False
+    ).items.numpy()
+    reached = np.array([new in row for row in top])
+    fans = taste == 0
+    assert reached[fans].mean() > 0.5
+    assert reached[~fans].mean() < 0.05
+
+
+def test_tuning_picks_the_better_of_two_settings_on_the_validation_split_only():
+    log, vectors, _, _ = shop(seed=1)
+    train, test, test_from = time_split(log, holdout_fraction=0.2)  # the test split
+    result = tune(
+        train,
+        item_keys=keys(120),
+        item_vectors=vectors,
+        available=everyone(120),
+        base=TasteParams(factors=16),
+        fit_options={"factors": [16]},
+        blend_options={"cf_weight": [0.0, 1.0]},
+        holdout_fraction=0.2,
+    )
+    # Collaborative taste: the setting with the collaborative part wins...
+    assert result.params.cf_weight == 1.0
+    by_setting = {t["cf_weight"]: t["recall@10"] for t in result.trials}
+    assert by_setting[1.0] > by_setting[0.0]
+    # ...measured on events inside the training window: the validation split ends where
+    # the test split begins, and recomputing it from the training window alone agrees.
+    assert result.cutoff < test_from
+    before, after, cut = time_split(train, holdout_fraction=0.2)
+    assert cut == result.cutoff and after.day.max() < test_from
+    again = evaluate(
+        fit_log(before, now=cut, params=result.params, item_keys=keys(120), item_vectors=vectors),
+        before,
+        after,
+        now=cut,
+        item_vectors=vectors,
+        available=everyone(120),
+        policy=Policy(),
+    )
+    assert round(again.recall, 4) == by_setting[1.0]
+
+
+def test_chunked_scoring_equals_unchunked():
+    log, vectors, _, _ = shop(seed=2)
+    model = fit_log(
+        log, now=100.0, params=TasteParams(factors=16), item_keys=keys(120), item_vectors=vectors
+    )
+    side = item_side(
+        model,
+        item_keys=keys(120),
+        item_vectors=vectors,
+        popularity=torch.rand(120, generator=torch.Generator().manual_seed(0)),
+    )
+    grouped = _ByUser(log)
+
+    def ranked(users):
+        batch = shopper_events(grouped, users, now=100.0, policy=Policy())
+        return recommend(side, batch, params=model.params, available=everyone(120), k=20, page=10)
+
+    whole = ranked(np.arange(400))
+    parts = [ranked(np.arange(start, min(start + 37, 400))) for start in range(0, 400, 37)]
+    for field in ("items", "reason_kind", "reason_ref"):
+        assert torch.equal(getattr(whole, field), torch.cat([getattr(p, field) for p in parts]))
+    assert torch.allclose(whole.scores, torch.cat([p.scores for p in parts]), atol=1e-5)
+
+
+def _one_shopper(side, *, kinds: dict[int, float], bought=(), policy=None, k=30):
+    policy = policy or Policy()
+    items = list(kinds)
+    log = EventLog(
+        1,
+        side.matrix.shape[0],
+        np.zeros(len(items), np.int64),
+        np.array(items),
+        np.array([kinds[i] for i in items], np.float32),
+        np.full(len(items), 99.0),
+        np.array([i in bought for i in items]),
+    )
+    batch = shopper_events(_ByUser(log), np.array([0]), now=100.0, policy=policy)
+    page = policy.page if policy.interacted == "after_first_page" else 0
+    return (
+        recommend(
+            side,
+            batch,
+            params=TasteParams(factors=16),
+            available=everyone(120),
+            k=k,
+            page=page,
+            reasons=False,
+        )
+        .items[0]
+        .tolist()
+    )
+
+
+def test_exclusions_hold():
+    log, vectors, group, _ = shop(seed=3)
+    model = fit_log(
+        log, now=100.0, params=TasteParams(factors=16), item_keys=keys(120), item_vectors=vectors
+    )
+    side = item_side(model, item_keys=keys(120), item_vectors=vectors, popularity=torch.zeros(120))
+    mine = np.flatnonzero(group == 0)
+    liked, bought, disliked = int(mine[0]), int(mine[1]), int(mine[2])
+    events = {liked: 2.0, bought: 4.0, disliked: -2.0, int(mine[3]): 2.0}
+    shown = _one_shopper(side, kinds=events, bought={bought})
+    # Default: touched products stay off the first page; bought and disliked: never.
+    assert liked not in shown[:10] and liked in shown
+    assert bought not in shown and disliked not in shown
+    never = _one_shopper(side, kinds=events, bought={bought}, policy=Policy(interacted="never"))
+    assert liked not in never
+    again = _one_shopper(
+        side, kinds=events, bought={bought}, policy=Policy(interacted="always", show_bought=True)
+    )
+    assert liked in again[:10] and bought in again and disliked not in again
+
+
+def test_demotion_keeps_the_order_of_the_rest():
+    cand = torch.tensor([[5, 6, 7, 8, 9]])
+    scores = torch.tensor([[5.0, 4.0, 3.0, 2.0, 1.0]])
+    flagged = torch.tensor([[True, False, False, False, False]])
+    items, _ = demote_first_page(cand, scores, flagged, page=2, k=4)
+    assert items.tolist() == [[6, 7, 5, 8]]
+
+
+def test_model_file_round_trips_and_other_bytes_are_refused():
+    log, vectors, _, _ = shop(seed=4, users=50)
+    model = fit(
+        n_users=50,
+        item_keys=keys(120),
+        item_vectors=vectors,
+        user_idx=log.user,
+        item_idx=log.item,
+        weights=log.weight,
+        params=TasteParams(factors=8),
+    )
+    back = TasteModel.load(model.save())
+    assert back.params == model.params and back.item_keys == model.item_keys
+    assert np.array_equal(back.item_factors, model.item_factors)
+    with pytest.raises(ValueError, match="not a stylerecs taste model"):
+        TasteModel.load(b"not a model")
+
+
+def test_events_of_shoppers_without_positive_history_give_zero_factors():
+    log, vectors, _, _ = shop(seed=5, users=30)
+    model = fit_log(
+        log, now=100.0, params=TasteParams(factors=8), item_keys=keys(120), item_vectors=vectors
+    )
+    side = item_side(
+        model, item_keys=keys(120), item_vectors=vectors, popularity=torch.linspace(0, 1, 120)
+    )
+    empty = ShopperEvents(
+        1,
+        *(torch.zeros(0, dtype=torch.long),) * 2,
+        torch.zeros(0),
+        torch.zeros(0),
+        *(torch.zeros(0, dtype=torch.long),) * 4,
+        torch.full((1, 0), -1),
+    )
+    top = recommend(side, empty, params=model.params, available=everyone(120), k=5, page=10)
+    # A newcomer sees the most popular products, and is told so.
+    assert top.items[0].tolist() == [119, 118, 117, 116, 115]
+    assert set(top.reason_kind[0].tolist()) == {1}
