@@ -154,5 +154,12 @@ class Stylizer(abc.ABC):
             raise ValueError(f"expected a batch tensor of shape [N, 3, H, W], got {shape}")
         return batch
 
+    def check_state(self, style_state: StyleState) -> StyleState:
+        """The prepared style on this stylizer's device, or ValueError if another backend
+        prepared it (its tensors would mean something else)."""
+        if style_state.method != self.name:
+            raise ValueError(f"style state was prepared by {style_state.method!r}, not {self.name}")
+        return style_state.to(self.device)
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r} device={self.device}>"

@@ -264,12 +264,10 @@ class ClassicStylizer(Stylizer):
         """Restyle ``batch`` [N, 3, H, W] in [0, 1] with a prepared classic style."""
         alpha = self.check_alpha(alpha)
         batch = self.check_batch(batch)
-        if style_state.method != self.name:
-            raise ValueError(f"style state was prepared by {style_state.method!r}, not classic")
+        state = self.check_state(style_state)
         content = batch.to(self.device, torch.float32).clamp(0.0, 1.0)
         if alpha == 0.0 or content.shape[0] == 0:
             return content.clone()
-        state = style_state.to(self.device)
 
         # Every image is processed on its own statistics, so chunking changes nothing
         # but speed and memory: on CPU these element-wise passes are bound by memory

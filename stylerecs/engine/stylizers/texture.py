@@ -229,12 +229,10 @@ class TextureStylizer(Stylizer):
         """Restyle ``batch`` [N, 3, H, W] in [0, 1] with a prepared texture style."""
         alpha = self.check_alpha(alpha)
         batch = self.check_batch(batch)
-        if style_state.method != self.name:
-            raise ValueError(f"style state was prepared by {style_state.method!r}, not texture")
+        state = self.check_state(style_state)
         content = batch.to(self.device, torch.float32).clamp(0.0, 1.0)
         if alpha == 0.0 or content.shape[0] == 0:
             return content.clone()
-        state = style_state.to(self.device)
         height, width = content.shape[-2:]
         scale = min(1.0, self.work_side / max(height, width))
         work_size = (max(16, round(height * scale)), max(16, round(width * scale)))
