@@ -44,6 +44,25 @@ def sample_jpeg(name: str = "coffee", side: int = 160) -> bytes:
     return jpeg_bytes(image)
 
 
+def admin_style_form(**fields) -> dict:
+    """The admin's add/change-style form as a browser posts it, with the defaults for
+    every field not given (the tests that add styles through the admin share it)."""
+    data = {
+        "name": "Noir",
+        "slug": "noir",
+        "description": "",
+        "is_active": "on",
+        "method": "classic",
+        "strength": "0.8",
+        "product_mode": "off",
+        "product_strength": "0.3",
+        "min_fidelity": "",
+        "low_fidelity_action": "review",
+    }
+    data.update(fields)
+    return data
+
+
 @pytest.fixture
 def make_product(db):
     """Create a demo-shop product whose photo is the given bytes (a real photo by default)."""

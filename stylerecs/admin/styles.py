@@ -32,6 +32,10 @@ class StyleAdminForm(ValidatedImageFormMixin, forms.ModelForm):
             "method",
             "strength",
             "preserve_color",
+            "product_mode",
+            "product_strength",
+            "min_fidelity",
+            "low_fidelity_action",
         ]
 
 

@@ -33,6 +33,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from stylerecs.engine.images import ImageError, ImageLimits, decode_image, decode_image_isolated
+from tests.conftest import admin_style_form
 
 from .conftest import EXAMPLES, FUZZ_SETTINGS, SEED
 
@@ -143,15 +144,7 @@ def test_style_admin_refuses_or_saves_a_decodable_reference(admin_client):
         slug = f"fuzz-{next(_slugs)}"
         response = admin_client.post(
             "/admin/stylerecs/style/add/",
-            {
-                "name": slug,
-                "slug": slug,
-                "description": "",
-                "is_active": "on",
-                "reference_image": _upload(data),
-                "method": "classic",
-                "strength": "0.8",
-            },
+            admin_style_form(name=slug, slug=slug, reference_image=_upload(data)),
         )
         if _saved_or_form_error(response, "errorlist"):
             with Style.objects.get(slug=slug).reference_image.open("rb") as saved:

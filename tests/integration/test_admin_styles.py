@@ -15,6 +15,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from stylerecs.models import Style
+from tests.conftest import admin_style_form
 
 from .conftest import sample_jpeg
 
@@ -26,25 +27,14 @@ def own_media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
-def style_form(**fields) -> dict:
-    data = {
-        "name": "Noir",
-        "slug": "noir",
-        "description": "",
-        "is_active": "on",
-        "method": "classic",
-        "strength": "0.8",
-    }
-    data.update(fields)
-    return data
-
-
 def test_staff_add_style_with_uploaded_reference_image(client):
     client.force_login(User.objects.create_superuser("boss", password="pw"))
     photo = sample_jpeg("camera")
     upload = SimpleUploadedFile("noir-ref.jpg", photo, content_type="image/jpeg")
 
-    response = client.post(reverse("admin:stylerecs_style_add"), style_form(reference_image=upload))
+    response = client.post(
+        reverse("admin:stylerecs_style_add"), admin_style_form(reference_image=upload)
+    )
 
     assert response.status_code == 302, response.content.decode()[:2000]
     style = Style.objects.get(slug="noir")
@@ -59,13 +49,13 @@ def test_staff_replace_reference_image_bumps_version(client):
     first, second = sample_jpeg("camera"), sample_jpeg("astronaut")
     client.post(
         reverse("admin:stylerecs_style_add"),
-        style_form(reference_image=SimpleUploadedFile("a.jpg", first, "image/jpeg")),
+        admin_style_form(reference_image=SimpleUploadedFile("a.jpg", first, "image/jpeg")),
     )
     style = Style.objects.get(slug="noir")
 
     response = client.post(
         reverse("admin:stylerecs_style_change", args=[style.pk]),
-        style_form(reference_image=SimpleUploadedFile("b.jpg", second, "image/jpeg")),
+        admin_style_form(reference_image=SimpleUploadedFile("b.jpg", second, "image/jpeg")),
     )
 
     assert response.status_code == 302, response.content.decode()[:2000]
@@ -79,7 +69,7 @@ def test_staff_replace_reference_image_bumps_version(client):
 def test_add_style_without_image_is_a_form_error_not_a_500(client):
     client.force_login(User.objects.create_superuser("boss", password="pw"))
 
-    response = client.post(reverse("admin:stylerecs_style_add"), style_form())
+    response = client.post(reverse("admin:stylerecs_style_add"), admin_style_form())
 
     assert response.status_code == 200
     assert "reference_image" in response.context["adminform"].form.errors

@@ -145,15 +145,13 @@ def superuser_client(settings):
 def _style_form(slug: str, image: bytes) -> dict:
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    return {
-        "name": slug.title(),
-        "slug": slug,
-        "description": "",
-        "is_active": "on",
-        "reference_image": SimpleUploadedFile(f"{slug}.jpg", image, content_type="image/jpeg"),
-        "method": "classic",
-        "strength": "0.8",
-    }
+    from tests.conftest import admin_style_form
+
+    return admin_style_form(
+        name=slug.title(),
+        slug=slug,
+        reference_image=SimpleUploadedFile(f"{slug}.jpg", image, content_type="image/jpeg"),
+    )
 
 
 def test_admin_adds_a_style_with_an_uploaded_reference(superuser_client):
