@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 
 from django.core.cache import cache
@@ -311,13 +312,19 @@ def style_affinities(*, product_ids, style) -> dict:
     )
 
 
-def top_style_for(*, shopper) -> Style | None:
-    """The active style a shopper likes most: their own choice first, else learned."""
+def top_style_for(*, shopper, among: Iterable[int] | None = None) -> Style | None:
+    """The active style a shopper likes most: their own choice first, else learned.
+
+    ``among``: only these style ids count (the styles a page can show, e.g. without the
+    one the shopper's experiment arm hides).
+    """
     if shopper is None:
         return None
+    preferences = StylePreference.objects.filter(shopper.q(), weight__gt=0, style__is_active=True)
+    if among is not None:
+        preferences = preferences.filter(style_id__in=list(among))
     preference = (
-        StylePreference.objects.filter(shopper.q(), weight__gt=0, style__is_active=True)
-        .select_related("style")
+        preferences.select_related("style")
         .order_by(
             Case(When(source=PreferenceSource.EXPLICIT, then=Value(0)), default=Value(1)),
             "-weight",

@@ -6,7 +6,7 @@ started and stopped in the admin.
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from ..models import Arm, Experiment
 from ..services.experiment_analysis import experiment_plan, experiment_report
 from .permissions import StaffModelPermissions
+from .schema import OpenAPISchema, extend_method_schema
 
 
 class ArmSerializer(serializers.ModelSerializer):
@@ -151,9 +152,10 @@ class ExperimentViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = Experiment.objects.prefetch_related("arms").order_by("-created_at", "-id")
     serializer_class = ExperimentSerializer
     permission_classes = [StaffModelPermissions]
+    schema = OpenAPISchema()
     lookup_field = "slug"
 
-    @extend_schema(responses=ReportSerializer)
+    @extend_method_schema(responses=ReportSerializer)
     @action(detail=True, methods=["get"])
     def report(self, request, slug=None):
         """Per arm: shoppers, impressions, CTR, add-to-cart rate, conversion, revenue per

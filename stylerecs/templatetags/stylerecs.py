@@ -56,7 +56,8 @@ def stylerecs_variant_switcher(context, product, size: int = 640, lead_style=Non
             variants.append(variant)
     lead = lead_style
     if lead is None and variants and enabled:
-        lead = selectors.top_style_for(shopper=shopper)
+        # The shopper's favourite among the styles shown here (an arm may hide one).
+        lead = selectors.top_style_for(shopper=shopper, among={v.style_id for v in variants})
     if lead is not None:
         # A stable sort: the shopper's style first, the others keep their order.
         variants.sort(key=lambda v: v.style_id != lead.pk)
