@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('shop', '0001_initial'),
+        migrations.swappable_dependency(settings.STYLERECS_PRODUCT_MODEL),
         ('stylerecs', '0004_variant_queued_at'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
@@ -93,7 +93,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='productmask',
             name='product',
-            field=models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='shop.product'),
+            field=models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.STYLERECS_PRODUCT_MODEL),
         ),
         migrations.AddField(
             model_name='productmask',

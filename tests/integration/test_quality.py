@@ -115,7 +115,7 @@ def test_low_fidelity_variant_is_held_for_review_instead_of_auto_approved(
     """
     import stylerecs.services.variants as variants_service
 
-    monkeypatch.setattr(variants_service, "_enqueue", lambda variants: None)
+    monkeypatch.setattr(variants_service, "variants_enqueue", lambda variant_ids: 0)
     product = make_product()
     strict = make_style("noir", source="camera", min_fidelity=0.99)
     lenient = make_style("vintage", source="coffee")

@@ -14,7 +14,11 @@ from tests.conftest import ROOT, _worker_env
 
 # Worker-only modules: the engine (torch itself) and what loads scoring inputs into
 # tensors. Everything else must import without torch.
-WORKER_ONLY = ("stylerecs.engine", "stylerecs.services.scoring_inputs")
+WORKER_ONLY = (
+    "stylerecs.engine",
+    "stylerecs.services.scoring_inputs",
+    "stylerecs.services.taste_scoring",
+)
 # Adapters for other shop frameworks import that framework (django-oscar), which this
 # host does not have; tests/hosts/test_oscar_host.py serves their pages.
 OTHER_FRAMEWORKS = ("stylerecs.contrib.",)
