@@ -17,7 +17,7 @@ from django.contrib.auth.models import User
 from playwright.sync_api import expect
 
 from stylerecs.assignment import bucket, pick_arm
-from stylerecs.models import Experiment, Impression
+from stylerecs.models import Experiment, Impression, ProductStyleProfile
 from stylerecs.services.preferences import preferences_set
 from stylerecs.shoppers import Shopper
 from tests.e2e.conftest import ARTIFACTS
@@ -51,6 +51,8 @@ def test_staff_set_up_an_experiment_and_read_both_arms_numbers(
     products = [make_product(title=f"Poster {i}") for i in range(4)]
     for product in products:
         make_variant(product, noir)
+        # Every product suits noir: For-you cards lead with the style where it suits.
+        ProductStyleProfile.objects.create(product=product, affinities={str(noir.pk): 0.5})
     User.objects.create_superuser("boss", "boss@example.com", PASSWORD)
     base = live_server.url
 
