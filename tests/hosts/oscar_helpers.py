@@ -264,8 +264,6 @@ from django.core.files.base import ContentFile
 from oscar.core.loading import get_model
 
 from stylerecs.conf import get_adapter
-from stylerecs.models import Style
-from stylerecs.services.styles import style_save
 
 Product = get_model("catalogue", "Product")
 ProductClass = get_model("catalogue", "ProductClass")
@@ -289,9 +287,6 @@ for title, photo, stock in SEEDS:
     made[title] = product
 bare = Product.objects.create(product_class=prints, title="No photo yet", is_public=True)
 
-style = Style(slug="noir", name="Noir")
-style.reference_image.save("noir.jpg", ContentFile((here / "style.jpg").read_bytes()), save=False)
-style_save(style=style)
 get_user_model().objects.create_superuser("boss", "boss@example.com", "correct-horse-9")
 
 adapter = get_adapter()

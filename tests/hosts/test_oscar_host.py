@@ -4,7 +4,8 @@ A minimal oscar shop in a temp folder (tests/hosts/oscar_helpers.py): its own ve
 django-oscar 4 and the stylerecs wheel (torch reused from the development venv), its own
 PostgreSQL database, its own Celery app on the test Redis database (a key prefix of its
 own), ``STYLERECS_PRODUCT_MODEL = "catalogue.Product"`` and the
-``stylerecs.contrib.oscar`` adapter. Then, in a real browser: staff generate a variant of
+``stylerecs.contrib.oscar`` adapter. Then, in a real browser: staff add a style with an
+uploaded reference image, generate a variant of
 an oscar product in the Django admin through a real worker and approve it, and a shopper
 sees it on oscar's product page (oscar's template, its gallery block replaced by the
 stylerecs tag) and on the For-you page with oscar's price. Screenshots go to
@@ -159,6 +160,16 @@ def test_staff_generate_and_approve_then_the_shopper_sees_it_on_oscars_page(shop
             staff.get_by_label("Password").fill(PASSWORD)
             staff.get_by_role("button", name="Log in").click()
             expect(staff).to_have_url(f"{url}/admin/")
+
+            # Staff add a style with an uploaded reference image.
+            staff.goto(f"{url}/admin/stylerecs/style/add/")
+            staff.locator("#id_name").press_sequentially("Noir")  # admin JS fills the slug
+            expect(staff.locator("#id_slug")).to_have_value("noir")
+            staff.set_input_files("#id_reference_image", str(shop["folder"] / "style.jpg"))
+            staff.select_option("#id_method", "classic")
+            staff.locator("input[name=_save]").click()
+            expect(staff.locator(".messagelist .success")).to_contain_text("Noir")
+            shot(staff, "00-style-added")
 
             # oscar's Product in the Django admin, with the stylerecs action added.
             staff.goto(f"{url}/admin/catalogue/product/")
