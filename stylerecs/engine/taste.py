@@ -223,6 +223,19 @@ def item_side(
     )
 
 
+def _confidences(items: ItemSide, rows: Tensor, cols: Tensor, weights: Tensor, params):
+    """The ALS user step's inputs from positive events: one ``(user, product)`` pair per
+    row with its confidence ``c = alpha * r`` (duplicates summed: confidence is per pair,
+    not per event), the products' factors ``y`` and ``YᵀY + λI``."""
+    n_items, f = items.factors.shape
+    pairs, inverse = torch.unique(rows * n_items + cols, return_inverse=True)
+    r = torch.zeros(pairs.shape[0]).index_add_(0, inverse, weights.float())
+    rows, cols = pairs // n_items, pairs % n_items
+    c = float(params.alpha) * r
+    base = items.gram + float(params.regularization) * torch.eye(f)
+    return rows, cols, c, items.factors[cols], base
+
+
 def fold_in(
     items: ItemSide,
     *,
@@ -243,19 +256,12 @@ def fold_in(
     do not depend on the chunk they are scored in. Shoppers without positive events
     get zero factors.
     """
-    n_items, f = items.factors.shape
+    f = items.factors.shape[1]
     out = torch.zeros(n_users, f)
     keep = weights > 0
     if not bool(keep.any()):
         return out
-    rows, cols, weights = rows[keep], cols[keep], weights[keep].float()
-    # Sum duplicates of one (user, product): confidence is per pair, not per event.
-    pairs, inverse = torch.unique(rows * n_items + cols, return_inverse=True)
-    r = torch.zeros(pairs.shape[0]).index_add_(0, inverse, weights)
-    rows, cols = pairs // n_items, pairs % n_items
-    c = float(params.alpha) * r
-    y = items.factors[cols]
-    base = items.gram + float(params.regularization) * torch.eye(f)
+    rows, cols, c, y, base = _confidences(items, rows[keep], cols[keep], weights[keep], params)
     b = torch.zeros(n_users, f).index_add_(0, rows, c[:, None] * y)
 
     def times_a(x: Tensor) -> Tensor:
@@ -284,20 +290,14 @@ def fold_in(
 
 def fold_in_exact(items: ItemSide, *, n_users, rows, cols, weights, params) -> Tensor:
     """:func:`fold_in` by forming and solving each user's matrix (for tests: slower)."""
-    n_items, f = items.factors.shape
+    f = items.factors.shape[1]
     out = torch.zeros(n_users, f)
     keep = weights > 0
     if not bool(keep.any()):
         return out
-    rows, cols, weights = rows[keep], cols[keep], weights[keep].float()
-    pairs, inverse = torch.unique(rows * n_items + cols, return_inverse=True)
-    r = torch.zeros(pairs.shape[0]).index_add_(0, inverse, weights)
-    rows, cols = pairs // n_items, pairs % n_items
-    c = float(params.alpha) * r
-    y = items.factors[cols]
+    rows, cols, c, y, base = _confidences(items, rows[keep], cols[keep], weights[keep], params)
     users = torch.unique(rows)
     local = torch.searchsorted(users, rows)
-    base = items.gram + float(params.regularization) * torch.eye(f)
     a = base.expand(users.shape[0], f, f).clone()
     a.index_add_(0, local, (c - 1)[:, None, None] * (y[:, :, None] * y[:, None, :]))
     b = torch.zeros(users.shape[0], f).index_add_(0, local, c[:, None] * y)
