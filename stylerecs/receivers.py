@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from django.db import transaction
+
+from .assignment import running_experiment_changed
 from .services.shoppers import shopper_merge
 from .shoppers import SESSION_KEY
 
@@ -18,3 +21,10 @@ def merge_anonymous_shopper(sender, request=None, user=None, **kwargs) -> None:
     anon_id = session.pop(SESSION_KEY, None)
     if isinstance(anon_id, str) and anon_id:
         shopper_merge(anon_id=anon_id, user=user)
+
+
+def experiment_rows_changed(sender, **kwargs) -> None:
+    """``post_save``/``post_delete`` of an experiment or an arm (the admin edits them):
+    forget the cached running experiment once the change is committed, so that no page
+    assigns shoppers to an arm that is gone."""
+    transaction.on_commit(running_experiment_changed)

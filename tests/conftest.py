@@ -187,6 +187,19 @@ def worker_media_root(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(autouse=True)
+def empty_cache(request):
+    """Every test starts with empty caches. The running experiment is cached (as are
+    throttle counts): one a test before had started, whose rows are gone, made a live
+    server assign shoppers to a deleted arm (a 500, on one fresh clone)."""
+    if request.config.pluginmanager.has_plugin("django"):
+        from django.core.cache import caches
+
+        for cache in caches.all():
+            cache.clear()
+    yield
+
+
+@pytest.fixture(autouse=True)
 def media_root(request, tmp_path_factory):
     """Every test stores its files in a MEDIA_ROOT of its own.
 

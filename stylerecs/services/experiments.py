@@ -95,6 +95,11 @@ def impressions_log(
     if surface not in Surface.values:
         raise ValueError(f"Unknown surface {surface!r}; use one of {Surface.values}")
     arm = treatment.arm
+    if arm is not None and not treatment.stored and not Arm.objects.filter(pk=arm.pk).exists():
+        # Deleted since another process cached the running experiment (signals clear
+        # only this process's cache): log without an arm rather than fail the page.
+        running_experiment_changed()
+        arm = None
     if arm is not None and not treatment.stored:
         Assignment.objects.bulk_create(
             [Assignment(experiment=treatment.experiment, arm=arm, **shopper.fields())],

@@ -229,8 +229,9 @@ def shop(make_product, make_style, make_variant):
 def test_a_page_of_24_cards_costs_a_bounded_number_of_queries(
     start, shop, settings, django_assert_max_num_queries
 ):
-    """For you with 24 cards: logging adds at most three queries (the assignment lookup,
-    its INSERT at first exposure, and one INSERT of all 24 impressions)."""
+    """For you with 24 cards: logging adds at most four queries at a shopper's first
+    exposure (the arm still there, the assignment's lookup and INSERT, one INSERT of all
+    24 impressions), two afterwards."""
     client, url = shop["client"], reverse("stylerecs:for_you")
     settings.STYLERECS = {**settings.STYLERECS, "IMPRESSIONS_ENABLED": False}
     client.get(url)  # warm: session, caches
@@ -238,9 +239,9 @@ def test_a_page_of_24_cards_costs_a_bounded_number_of_queries(
         assert client.get(url).status_code == 200
     settings.STYLERECS = {**settings.STYLERECS, "IMPRESSIONS_ENABLED": True}
     start(make_experiment())
-    # + the running experiment and its arms (then cached), the assignment's lookup and
-    # INSERT at first exposure, and one INSERT of all 24 impressions.
-    with django_assert_max_num_queries(len(off) + 5) as on:
+    # + the running experiment and its arms (then cached), the arm still there, the
+    # assignment's lookup and INSERT at first exposure, and one INSERT of all 24.
+    with django_assert_max_num_queries(len(off) + 6) as on:
         assert client.get(url).status_code == 200
     assert Impression.objects.count() == 24
     inserts = [q for q in on.captured_queries if q["sql"].startswith('INSERT INTO "stylerecs_imp')]
@@ -413,3 +414,29 @@ def test_outside_a_transaction_impressions_commit_without_waiting_for_the_disk(
         )
     assert len(plain.captured_queries) == 1
     assert Impression.objects.filter(session_key=shopper.anon_id).count() == 9
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_deleted_experiment_is_forgotten_and_a_stale_cached_arm_is_no_500(shop):
+    """Tried: delete the running experiment as the admin does (the cache is cleared when
+    that commits), then put the stale experiment back into the cache, as another
+    process's cache would still hold it, and open For you as a new shopper. Before, the
+    assignment's INSERT failed on its foreign key at commit: a 500 (seen in a fresh
+    clone's run, where one test's experiment outlived its rows in the cache)."""
+    from django.core.cache import cache
+
+    from stylerecs.assignment import RUNNING_CACHE_KEY, running_experiment
+
+    experiment = make_experiment()
+    experiment_start(experiment=experiment)
+    stale = running_experiment()
+    assert stale is not None and cache.get(RUNNING_CACHE_KEY)
+    experiment.delete()
+    assert cache.get(RUNNING_CACHE_KEY) is None
+    assert running_experiment() is None
+
+    cache.set(RUNNING_CACHE_KEY, stale, 30)
+    response = Client().get(reverse("stylerecs:for_you"))
+    assert response.status_code == 200
+    assert not Assignment.objects.exists()
+    assert cache.get(RUNNING_CACHE_KEY) is None  # the page forgot the stale experiment
