@@ -61,6 +61,7 @@ bench: install wrk browser
 	$(TEST_ENV) $(PY) bench/storefront.py
 	$(TEST_ENV) $(PY) bench/page_weight.py
 	$(TEST_ENV) $(PY) bench/storefront.py --impressions
+	$(TEST_ENV) $(PY) bench/storefront.py --impressions --buffer-url redis://127.0.0.1:6379/14
 
 clean:
 	rm -rf var/test

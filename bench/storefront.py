@@ -23,6 +23,8 @@ experiment runs (two identical arms, so both servers render the same pages), and
 gunicorn servers on the same database take turns, one with ``IMPRESSIONS_ENABLED`` on
 (the assignment stored once, one INSERT of every card per page) and one with it off;
 the table gives each page's p95 with logging on and off and their ratio.
+``--buffer-url redis://...`` makes "on" buffer in that Redis (``IMPRESSIONS_BUFFER_URL``)
+instead; the buffer is flushed afterwards and the log's row count printed.
 Needs ``wrk`` (``apt-get install wrk``) and gunicorn (``pip install -e '.[bench]'``).
 """
 
@@ -118,7 +120,11 @@ times = {{(page, mode): [] for page in ("/", "/for-you/") for mode in ("off", "o
 for i in range({requests}):
     for page in ("/", "/for-you/"):
         for mode in (("on", "off") if i % 2 else ("off", "on")):
-            flags = {{**settings.STYLERECS, "IMPRESSIONS_ENABLED": mode == "on"}}
+            flags = {{
+                **settings.STYLERECS,
+                "IMPRESSIONS_ENABLED": mode == "on",
+                "IMPRESSIONS_BUFFER_URL": {buffer!r} if mode == "on" else None,
+            }}
             with override_settings(STYLERECS=flags):
                 started = time.perf_counter()
                 response = client.get(page)
@@ -133,7 +139,24 @@ out = {{
 for page in ("/", "/for-you/"):  # each "on" request against the "off" one next to it
     pairs = zip(times[(page, "on")], times[(page, "off")])
     out[f"{{page}} paired"] = statistics.median(a - b for a, b in pairs) * 1e3
+if {buffer!r}:  # write what was buffered, as the periodic flush would
+    from stylerecs.services.impression_buffer import impressions_flush
+
+    flags = {{**settings.STYLERECS, "IMPRESSIONS_BUFFER_URL": {buffer!r}}}
+    with override_settings(STYLERECS=flags):
+        while impressions_flush():
+            pass
 print(json.dumps(out))
+"""
+
+# --buffer-url: what the "on" server buffered, written (the periodic flush's work), and
+# the log's size.
+FLUSH = r"""
+from stylerecs.models import Impression
+from stylerecs.services.impression_buffer import impressions_flush
+while impressions_flush():
+    pass
+print(Impression.objects.count())
 """
 
 
@@ -287,7 +310,9 @@ def print_impressions_table(results: dict, args, setup: dict) -> None:
 
 
 def print_interleaved(env: dict, args, setup: dict) -> None:
-    code = INTERLEAVED.format(session=setup["session"], requests=args.interleaved_requests)
+    code = INTERLEAVED.format(
+        session=setup["session"], requests=args.interleaved_requests, buffer=args.buffer_url
+    )
     times = json.loads(manage(env, "shell", "-c", code).strip().splitlines()[-1])
     print()
     print(
@@ -357,6 +382,11 @@ def main() -> None:
         help="Compare each page with impression logging on and off (an A/A experiment runs).",
     )
     parser.add_argument(
+        "--buffer-url",
+        help="--impressions: logging on buffers in this Redis (IMPRESSIONS_BUFFER_URL; its "
+        "key is deleted first) instead of one INSERT per page.",
+    )
+    parser.add_argument(
         "--database-name", default="stylerecs_bench", help="Dropped and created anew."
     )
     args = parser.parse_args()
@@ -388,6 +418,12 @@ def main() -> None:
         "LOG_LEVEL": "WARNING",
         "PYTHONUNBUFFERED": "1",
     }
+    if args.buffer_url:
+        import redis
+
+        redis.Redis.from_url(args.buffer_url).delete(
+            *(f"stylerecs:impressions{suffix}" for suffix in ("", ":flushing", ":flushing:batch"))
+        )
     print(f"Setting up {args.database_name} ({args.products} products)...", flush=True)
     started = time.monotonic()
     recreate_database(maintenance_url, args.database_name)
@@ -406,6 +442,8 @@ def main() -> None:
             mode_env = {**env, "BENCH_WORKERS": str(args.workers)}
             if mode:
                 mode_env["STYLERECS_IMPRESSIONS_ENABLED"] = "1" if mode == "on" else "0"
+            if mode == "on" and args.buffer_url:
+                mode_env["STYLERECS_IMPRESSIONS_BUFFER_URL"] = args.buffer_url
             servers[mode] = start_server(mode_env)
         port = servers[modes[0]][1]
         html = {name: fetch(port, path, setup["session"]) for name, path in PAGES}
@@ -452,16 +490,10 @@ def main() -> None:
                     on["p95_us"] / off["p95_us"]
                     for on, off in zip(rounds[(name, "on")], rounds[(name, "off")], strict=True)
                 )
-            setup["impressions"] = (
-                manage(
-                    env,
-                    "shell",
-                    "-c",
-                    "from stylerecs.models import Impression; print(Impression.objects.count())",
-                )
-                .strip()
-                .splitlines()[-1]
-            )
+            flush_env = {**env}
+            if args.buffer_url:
+                flush_env["STYLERECS_IMPRESSIONS_BUFFER_URL"] = args.buffer_url
+            setup["impressions"] = manage(flush_env, "shell", "-c", FLUSH).strip().splitlines()[-1]
             print_impressions_table(results, args, setup)
             print_interleaved(env, args, setup)
         else:

@@ -298,6 +298,7 @@ STYLERECS = {
     # Machines without a GPU: stylizing and embedding on the default queue too.
     "CPU_ONLY": env_bool("STYLERECS_CPU_ONLY", False),
     "IMPRESSIONS_ENABLED": env_bool("STYLERECS_IMPRESSIONS_ENABLED", True),
+    "IMPRESSIONS_BUFFER_URL": os.environ.get("STYLERECS_IMPRESSIONS_BUFFER_URL") or None,
 }
 
 LOGGING = {

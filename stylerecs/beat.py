@@ -33,6 +33,12 @@ BEAT_SCHEDULE = {
         "task": "stylerecs.tasks.experiments_guard",
         "schedule": crontab(minute=30),
     },
+    # Writes the impressions buffered in Redis when IMPRESSIONS_BUFFER_URL is set (a no-op
+    # otherwise): an event is linked to a buffered impression at most this long later.
+    "stylerecs-flush-impressions": {
+        "task": "stylerecs.tasks.flush_impressions",
+        "schedule": 10.0,  # seconds
+    },
     # Recovery is at most this period after PENDING_REQUEUE_SECONDS (a lost message) or
     # STALE_PROCESSING_SECONDS (a dead worker's claims). When nothing is due, one
     # indexed query.

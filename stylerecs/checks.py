@@ -398,6 +398,41 @@ def check_experiment_settings(app_configs=None, **kwargs):
                     id="stylerecs.E162",
                 )
             )
+    errors += _buffer_errors(value)
+    return errors
+
+
+BUFFER_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def _buffer_errors(value: dict) -> list[Error]:
+    """The impression buffer's settings (ids E163, E164)."""
+    errors = []
+    url = value["IMPRESSIONS_BUFFER_URL"]
+    if url is not None and (not isinstance(url, str) or not url.startswith(BUFFER_SCHEMES)):
+        errors.append(
+            Error(
+                f"STYLERECS['IMPRESSIONS_BUFFER_URL'] must be None or a Redis URL, not {url!r}.",
+                hint="For example redis://127.0.0.1:6379/2 (see docs/EXPERIMENTS.md).",
+                id="stylerecs.E163",
+            )
+        )
+    key, chunk = value["IMPRESSIONS_BUFFER_KEY"], value["IMPRESSIONS_FLUSH_CHUNK"]
+    if not isinstance(key, str) or not key:
+        errors.append(
+            Error(
+                "STYLERECS['IMPRESSIONS_BUFFER_KEY'] must be a non-empty string.",
+                id="stylerecs.E164",
+            )
+        )
+    if not isinstance(chunk, int) or isinstance(chunk, bool) or chunk < 1:
+        errors.append(
+            Error(
+                f"STYLERECS['IMPRESSIONS_FLUSH_CHUNK'] must be a whole number, at least 1, "
+                f"not {chunk!r}.",
+                id="stylerecs.E164",
+            )
+        )
     return errors
 
 

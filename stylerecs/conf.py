@@ -174,6 +174,16 @@ DEFAULTS: dict[str, Any] = {
     # On PostgreSQL, a page does not wait for its impressions to reach the disk
     # (asynchronous commit of that one transaction; a crash may lose the last moments).
     "IMPRESSIONS_ASYNC_COMMIT": True,
+    # Buffer impressions in Redis instead of writing them on the page's request: a page
+    # costs one RPUSH, and the periodic task `flush_impressions` (celery beat, every 10
+    # seconds in stylerecs.beat) writes them in bulk. A Redis URL, or None to write on
+    # the request (one INSERT per page). If Redis cannot be reached, pages write
+    # directly (nothing is lost); docs/EXPERIMENTS.md, "Buffered impressions".
+    "IMPRESSIONS_BUFFER_URL": None,
+    # The Redis key of the buffer (and the prefix of its working keys).
+    "IMPRESSIONS_BUFFER_KEY": "stylerecs:impressions",
+    # Pages (buffered records) written per transaction by the flush.
+    "IMPRESSIONS_FLUSH_CHUNK": 500,
     # An event links to the shopper's latest impression of the product this recent.
     "ATTRIBUTION_WINDOW_SECONDS": 24 * 3600,
     # The running experiment and its arms are cached this long (cleared on start/stop).

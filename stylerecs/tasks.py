@@ -15,7 +15,7 @@ from django.db import InterfaceError, OperationalError
 
 from . import worker_signals  # noqa: F401 (connects the worker_init receiver)
 from .conf import stylerecs_settings
-from .services import experiment_analysis, taste_training
+from .services import experiment_analysis, impression_buffer, taste_training
 from .services import profiles as profile_services
 from .services import queueing as queueing_services
 from .services import recommendations as recommendation_services
@@ -124,6 +124,13 @@ def make_renditions(variant_ids: list[int] | None = None, product_ids: list | No
     if product_ids:
         report.add(rendition_services.renditions_for_products(product_ids=product_ids))
     return {"created": report.created, "existing": report.existing, "failed": report.failed}
+
+
+@shared_task(ignore_result=True)
+def flush_impressions() -> int:
+    """Write the impressions buffered in Redis (``IMPRESSIONS_BUFFER_URL``; for celery
+    beat). A failed flush leaves them buffered for the next one: no retries of its own."""
+    return impression_buffer.impressions_flush()
 
 
 @shared_task(base=RetryTransient)

@@ -188,15 +188,19 @@ def worker_media_root(tmp_path_factory) -> Path:
 
 @pytest.fixture(autouse=True)
 def empty_cache(request):
-    """Every test starts with empty caches. The running experiment is cached (as are
-    throttle counts): one a test before had started, whose rows are gone, made a live
-    server assign shoppers to a deleted arm (a 500, on one fresh clone)."""
+    """Every test starts with empty caches and leaves them empty: popular products,
+    throttle counts, rescoring debounce keys and the running experiment must not leak
+    into the next test (an experiment a test had started, its rows gone, made a live
+    server assign shoppers to a deleted arm: a 500, on one fresh clone)."""
     if request.config.pluginmanager.has_plugin("django"):
         from django.core.cache import caches
 
         for cache in caches.all():
             cache.clear()
     yield
+    if request.config.pluginmanager.has_plugin("django"):
+        for cache in caches.all():
+            cache.clear()
 
 
 @pytest.fixture(autouse=True)

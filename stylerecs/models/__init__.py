@@ -14,6 +14,7 @@ from .experiments import (
     Experiment,
     ExperimentStatus,
     Impression,
+    ImpressionFlush,
     Surface,
 )
 from .masks import ProductMask
@@ -46,6 +47,7 @@ __all__ = [
     "Experiment",
     "ExperimentStatus",
     "Impression",
+    "ImpressionFlush",
     "Surface",
     "GenerationBatch",
     "Interaction",

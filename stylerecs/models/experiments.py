@@ -245,3 +245,26 @@ class Impression(models.Model):
 
     def __str__(self) -> str:
         return f"{self.product_id} #{self.position} on {self.surface}"
+
+
+class ImpressionFlush(models.Model):
+    """One chunk of buffered impressions written to the log (``IMPRESSIONS_BUFFER_URL``).
+
+    Inserted first, in the same transaction as the chunk's rows: its unique key makes a
+    flush that is run again (after a crash between the commit and the buffer's cleanup,
+    or by two flushers at once) write each chunk exactly once. Rows of finished batches
+    are deleted by the next flush.
+    """
+
+    batch = models.CharField(max_length=32)
+    chunk = models.PositiveIntegerField()
+    rows = models.PositiveIntegerField(default=0)
+    flushed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "chunk"], name="stylerecs_flush_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.batch}:{self.chunk}"

@@ -19,6 +19,7 @@ from ..assignment import Treatment, running_experiment_changed
 from ..conf import stylerecs_settings
 from ..models import Arm, Assignment, Experiment, ExperimentStatus, Impression, Surface
 from ..shoppers import Shopper
+from .impression_buffer import buffer_push, impressions_settle
 
 
 def experiment_validate(*, experiment: Experiment) -> None:
@@ -105,11 +106,22 @@ def impressions_log(
             [Assignment(experiment=treatment.experiment, arm=arm, **shopper.fields())],
             ignore_conflicts=True,
         )
+    arm_id = arm.pk if arm else None
+    items = list(items)
+    if buffer_push(
+        user_id=shopper.user_id,
+        anon_id=shopper.anon_id,
+        surface=surface,
+        arm_id=arm_id,
+        items=items,
+    ):
+        return len(items)
+    now = timezone.now()
     rows = [
-        (product_id, variant_id, position)
+        (shopper.user_id, shopper.anon_id, product_id, surface, position, variant_id, arm_id, now)
         for position, (product_id, variant_id) in enumerate(items, start=1)
     ]
-    _insert(shopper=shopper, surface=surface, arm_id=arm.pk if arm else None, rows=rows)
+    insert_rows(rows)
     return len(rows)
 
 
@@ -117,8 +129,9 @@ INSERT_CHUNK = 100  # rows per statement: SQLite caps the parameters of one stat
 COLUMNS = ["user", "session_key", "product", "surface", "position", "variant", "arm", "created_at"]
 
 
-def _insert(*, shopper: Shopper, surface: str, arm_id: int | None, rows: list[tuple]) -> None:
-    """One plain multi-row INSERT per chunk, built from the values alone.
+def insert_rows(rows: list[tuple]) -> None:
+    """Insert impression rows (tuples in the order of ``COLUMNS``): one plain multi-row
+    INSERT per chunk, built from the values alone.
 
     ``bulk_create`` makes a model instance per row and returns the new ids, which nobody
     here reads: on the page's hot path that was most of the Python cost of logging. On
@@ -130,27 +143,28 @@ def _insert(*, shopper: Shopper, surface: str, arm_id: int | None, rows: list[tu
     connection = connections[router.db_for_write(Impression)]
     meta = Impression._meta
     fields = [meta.get_field(name) for name in COLUMNS]
-    product, variant = meta.get_field("product"), meta.get_field("variant")
-    user_id = fields[0].get_db_prep_save(shopper.user_id, connection)
-    now = fields[-1].get_db_prep_save(timezone.now(), connection)
+    prepare = [field.get_db_prep_save for field in fields]
+    # A page's rows share their shopper, surface, arm and time: each distinct value of
+    # those is prepared once (this runs on the page's request when not buffered).
+    memo: dict[tuple, object] = {}
+
+    def prep(index: int, value):
+        if index in (2, 5):  # product, variant: a different value on every row
+            return prepare[index](value, connection)
+        if index == 4:  # position: an int made here
+            return value
+        key = (index, value)
+        if key not in memo:
+            memo[key] = prepare[index](value, connection)
+        return memo[key]
+
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in fields)
     row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
     statements = []
     for start in range(0, len(rows), INSERT_CHUNK):
         chunk = rows[start : start + INSERT_CHUNK]
-        params = []
-        for product_id, variant_id, position in chunk:
-            params += [
-                user_id,
-                shopper.anon_id,
-                product.get_db_prep_save(product_id, connection),
-                surface,
-                position,
-                variant.get_db_prep_save(variant_id, connection),
-                arm_id,
-                now,
-            ]
+        params = [prep(index, value) for row in chunk for index, value in enumerate(row)]
         sql = (
             f"INSERT INTO {quote(meta.db_table)} ({columns}) "
             f"VALUES {', '.join([row_sql] * len(chunk))}"
@@ -192,7 +206,8 @@ def impression_followed(*, shopper: Shopper, product_id) -> Subquery | None:
 def assignments_merge(*, anon: Shopper, account: Shopper) -> None:
     """At login: the visitor's arms become the account's, unless the account is in that
     experiment already (then the account's arm stays and the visitor's row goes). Their
-    impressions move with them."""
+    impressions move with them (buffered ones are written first)."""
+    impressions_settle()
     taken = set(Assignment.objects.filter(account.q()).values_list("experiment_id", flat=True))
     theirs = Assignment.objects.filter(anon.q())
     theirs.filter(experiment_id__in=taken).delete()

@@ -13,6 +13,7 @@ from ..models import (
     StylePreference,
 )
 from ..shoppers import Shopper
+from .impression_buffer import impressions_settle
 from .recommendations import recommendations_unschedule
 
 
@@ -81,6 +82,7 @@ def shopper_delete(*, shopper: Shopper) -> dict[str, int]:
     Returns how many rows of each went. Product style profiles are about products,
     not people, and stay.
     """
+    impressions_settle()  # buffered impressions are written first, then deleted with the rest
     where = shopper.q()
     counts = {
         "interactions": Interaction.objects.filter(where).delete()[0],

@@ -56,6 +56,7 @@ def test_export_carries_reliability_settings_and_beat_schedule():
         "stylerecs.tasks.refresh_profiles",
         "stylerecs.tasks.requeue_stale_variants",
         "stylerecs.tasks.experiments_guard",
+        "stylerecs.tasks.flush_impressions",
         "stylerecs.tasks.train_taste_model",
     }
     assert "beat_schedule" not in celery_config(beat=False)

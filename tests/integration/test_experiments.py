@@ -18,21 +18,19 @@ from django.utils import timezone
 
 from stylerecs.assignment import bucket, pick_arm, treatment_for
 from stylerecs.models import (
-    Arm,
     ArmRanking,
     ArmVariants,
     Assignment,
     Experiment,
     Impression,
     Interaction,
-    ProductStyleProfile,
-    Recommendation,
     Surface,
 )
 from stylerecs.services.experiments import experiment_start, experiment_stop
 from stylerecs.services.preferences import personalisation_set, preferences_set
 from stylerecs.shoppers import Shopper, new_anon_id
 from stylerecs.stats import sample_ratio_check
+from tests.integration.experiment_setup import anon_in, client_in, make_experiment
 
 pytestmark = [pytest.mark.django_db]
 
@@ -40,45 +38,6 @@ pytestmark = [pytest.mark.django_db]
 @pytest.fixture(autouse=True)
 def fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-def make_experiment(*, slug="photos", arms=None) -> Experiment:
-    experiment = Experiment.objects.create(name=slug.title(), slug=slug)
-    for fields in arms or [
-        {"slug": "control", "is_control": True},
-        {"slug": "original", "variants": ArmVariants.ORIGINAL},
-    ]:
-        Arm.objects.create(experiment=experiment, name=fields["slug"].title(), **fields)
-    return experiment
-
-
-@pytest.fixture
-def start(django_capture_on_commit_callbacks):
-    """Start an experiment the way the admin does, its after-commit hooks run."""
-
-    def run(experiment):
-        with django_capture_on_commit_callbacks(execute=True):
-            return experiment_start(experiment=experiment)
-
-    return run
-
-
-def anon_in(experiment, arm_slug: str) -> Shopper:
-    """An anonymous shopper whom the hash puts in the given arm."""
-    arms = list(experiment.arms.all())
-    while True:
-        shopper = Shopper.anonymous(new_anon_id())
-        if pick_arm(arms, bucket(salt=experiment.salt, shopper_key=shopper.key)).slug == arm_slug:
-            return shopper
-
-
-def client_in(experiment, arm_slug: str) -> Client:
-    client = Client()
-    shopper = anon_in(experiment, arm_slug)
-    session = client.session
-    session["stylerecs_anon_id"] = shopper.anon_id
-    session.save()
-    return client
 
 
 # --- assignment ----------------------------------------------------------------------
@@ -197,33 +156,6 @@ def test_start_validates_and_only_one_experiment_runs(start):
 
 
 # --- what each arm shows, and the exposure log ---------------------------------------
-
-
-@pytest.fixture
-def shop(make_product, make_style, make_variant):
-    """24 products in the noir style; a signed-in shopper with 24 recommendations."""
-    noir = make_style("noir")
-    products = [make_product(title=f"Print {i:02d}") for i in range(24)]
-    for product in products:
-        make_variant(product, noir)
-        # Every product suits noir: For-you cards lead with the style where it suits.
-        ProductStyleProfile.objects.create(product=product, affinities={str(noir.pk): 0.5})
-    user = User.objects.create_user("shopper", password="pw")
-    preferences_set(shopper=Shopper.for_user(user), weights={noir.pk: 1.0})
-    Recommendation.objects.bulk_create(
-        Recommendation(
-            user=user,
-            product=p,
-            score=1.0 - i / 100,
-            rank=i + 1,
-            reason="Because you like Noir",
-            computed_at=timezone.now(),
-        )
-        for i, p in enumerate(products)
-    )
-    client = Client()
-    client.force_login(user)
-    return {"noir": noir, "products": products, "user": user, "client": client}
 
 
 def test_a_page_of_24_cards_costs_a_bounded_number_of_queries(
