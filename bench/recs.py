@@ -19,7 +19,8 @@ carts, purchases, dislikes; 15% of events random) over 120 days.
   over a grid of similar size, then refitted on the whole window and scored once on
   the test split. A hit is a like, cart or purchase in the test split of a product the
   shopper had not touched before; what they touched is kept out of every method's top 10.
-- Methods: stylerecs (the engine's tune/fit/recommend, as the worker runs them),
+- Methods: stylerecs (the engine's tune/fit/recommend, as the worker runs them; its
+  blend, item-item part included, tuned over a grid like the shop's default),
   popularity (window tuned), implicit ALS (factors, regularisation, confidence, decay
   tuned), implicit item-kNN (cosine or BM25, K, decay tuned). LightFM is reported as
   not built when it does not install.
@@ -276,7 +277,8 @@ def main(argv=None) -> None:
                         "half_life_days": HALF_LIVES}  # fmt: skip
     args.blend_options = {"cf_weight": [0.3, 1.0], "visual_weight": [0.0, 0.15, 0.4],
                           "popularity_weight": [0.1, 0.5, 1.5],
-                          "popularity_history": [2.0, 1000.0]}  # fmt: skip
+                          "popularity_history": [2.0, 1000.0],
+                          "knn_weight": [0.0, 0.5, 2.0]}  # fmt: skip
     if args.quick:
         args.shoppers, args.products = 300, 120
         args.fit_options = {"factors": [16], "half_life_days": [30.0]}

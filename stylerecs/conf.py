@@ -230,6 +230,8 @@ DEFAULTS: dict[str, Any] = {
             "popularity_weight": [0.1, 0.5],
             # 1000: popularity never fades (shops where most buy what is popular).
             "popularity_history": [2.0, 1000.0],
+            # The item-item part (0: off); its neighbours per product: knn_neighbours.
+            "knn_weight": [0.0, 0.5, 2.0],
         },
     },
 }

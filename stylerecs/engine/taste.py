@@ -2,9 +2,12 @@
 
 - Collaborative part: implicit-feedback ALS (Hu, Koren & Volinsky 2008, "Collaborative
   filtering for implicit feedback datasets"), fitted by the conjugate-gradient solver of
-  the ``implicit`` package (Takács, Pilászy & Tikk 2011). Chosen by measurement over
-  item-item models: an EASE Gram matrix of 20,000 products is 1.6 GB and an O(P^3)
-  inverse, and item-kNN lost to tuned ALS on every family of bench/recs.py.
+  the ``implicit`` package (Takács, Pilászy & Tikk 2011), plus an item-item part: each
+  product's nearest neighbours by BM25-weighted co-occurrence (``implicit``'s
+  BM25Recommender; Robertson's BM25 weighting), so that "bought together" survives
+  where a few factors smooth it away (a tuned BM25 item-kNN beat tuned ALS on the
+  collaborative and mixed shops of bench/recs.py). EASE was not taken: its Gram matrix
+  of 20,000 products is 1.6 GB and an O(P^3) inverse.
 - Visual part: the product embeddings, projected on their principal axes so that one
   matrix product scores 100,000 shoppers; a shopper's visual taste is the decayed,
   weighted mean of what they touched plus their explicit styles (dislikes subtract).
@@ -14,7 +17,8 @@
 - Blend: each part's weight follows the shopper's history (collaborative grows with it,
   popularity fades with it), so a newcomer sees popular products and their looks, a
   regular their collaborative neighbourhood. All of it is one (B, f + d + 1) by
-  (f + d + 1, P) matrix product per batch, then ``topk``.
+  (f + d + 1, P) matrix product per batch, the item-item part added from the batch's
+  events (E x k scattered adds), then ``topk``.
 
 User factors are folded in at scoring time (the last half-step of ALS, solved exactly),
 so scoring chunks need nothing but the model file and their shoppers' events. Imports
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import io
 import json
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,6 +42,8 @@ __all__ = ["FORMAT", "ItemSide", "TasteModel", "TasteParams", "fit", "fold_in", 
 
 FORMAT = "stylerecs-taste-v1"
 EPS = 1e-8
+# Neighbours kept per product by the fit; ``TasteParams.knn_neighbours`` uses the first.
+KNN_STORED = 100
 
 
 @dataclass
@@ -50,6 +57,11 @@ class TasteModel:
     projection: np.ndarray  # (D, d): embedding -> visual space
     centre: np.ndarray  # (D,)
     meta: dict = field(default_factory=dict)
+    # (P, k) nearest products by co-occurrence, best first (-1 padded), and their
+    # similarity scaled so that each product's nearest is 1. None in models saved
+    # before the item-item part existed (they score without it).
+    knn_items: np.ndarray | None = None
+    knn_weights: np.ndarray | None = None
 
     def save(self) -> bytes:
         """The model as an ``.npz`` file's bytes (what goes into storage)."""
@@ -63,6 +75,14 @@ class TasteModel:
             looks_map=self.looks_map.astype(np.float32),
             projection=self.projection.astype(np.float32),
             centre=self.centre.astype(np.float32),
+            **(
+                {
+                    "knn_items": self.knn_items.astype(np.int32),
+                    "knn_weights": self.knn_weights.astype(np.float32),
+                }
+                if self.knn_items is not None
+                else {}
+            ),
         )
         return buffer.getvalue()
 
@@ -84,6 +104,8 @@ class TasteModel:
             projection=arrays["projection"],
             centre=arrays["centre"],
             meta=header.get("meta", {}),
+            knn_items=arrays["knn_items"] if "knn_items" in arrays.files else None,
+            knn_weights=arrays["knn_weights"] if "knn_weights" in arrays.files else None,
         )
 
 
@@ -156,6 +178,7 @@ def fit(
     else:
         own = np.zeros((n_items, factors), dtype=np.float32)
     buyers = np.diff(matrix.tocsc().indptr).astype(np.float32)  # shoppers per product
+    knn_items, knn_weights = neighbours(matrix, k=KNN_STORED, threads=threads)
 
     projection, centre = visual_space(item_vectors, dims=params.visual_dims)
     looks = _with_bias(project(item_vectors, projection, centre))
@@ -179,7 +202,44 @@ def fit(
         projection=projection.numpy().astype(np.float32),
         centre=centre.numpy().astype(np.float32),
         meta={"users": int(n_users), "items": n_items, "nnz": int(matrix.nnz)},
+        knn_items=knn_items,
+        knn_weights=knn_weights,
     )
+
+
+def neighbours(matrix, *, k: int, threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Each product's ``k`` nearest products by BM25-weighted co-occurrence in the
+    (shoppers x products) ``matrix``, best first: ``(items (P, k) int32, -1 padded,
+    weights (P, k) float32)``, a product's own row left out and each row scaled so that
+    its nearest neighbour weighs 1."""
+    from implicit.nearest_neighbours import BM25Recommender
+    from threadpoolctl import threadpool_limits
+
+    n_items = matrix.shape[1]
+    items = np.full((n_items, k), -1, dtype=np.int32)
+    weights = np.zeros((n_items, k), dtype=np.float32)
+    if not matrix.nnz:
+        return items, weights
+    with threadpool_limits(1, "blas"), warnings.catch_warnings():
+        # implicit's own BM25 weighting hands its kNN a COO matrix, and warns about it.
+        warnings.filterwarnings("ignore", message="Method expects CSR input")
+        model = BM25Recommender(K=k + 1, num_threads=int(threads))  # +1: itself
+        model.fit(matrix, show_progress=False)
+    similarity = model.similarity.tocoo()
+    row, col, value = similarity.row, similarity.col, similarity.data.astype(np.float32)
+    keep = (row != col) & (value > 0)
+    row, col, value = row[keep], col[keep], value[keep]
+    order = np.lexsort((-value, row))  # by product, best first
+    row, col, value = row[order], col[order], value[order]
+    starts = np.searchsorted(row, np.arange(n_items))
+    rank = np.arange(len(row)) - starts[row]
+    keep = rank < k
+    row, col, value, rank = row[keep], col[keep], value[keep], rank[keep]
+    items[row, rank] = col
+    weights[row, rank] = value
+    best = weights[:, :1]
+    np.divide(weights, best, out=weights, where=best > 0)
+    return items, weights
 
 
 def _with_bias(x: Tensor) -> Tensor:
@@ -195,6 +255,8 @@ class ItemSide:
     popularity: Tensor  # (P,)
     gram: Tensor  # (f, f): factors.T @ factors, for the fold-in
     matrix: Tensor  # (P, f + d + 1): [factors, visual, popularity]
+    knn_items: Tensor | None = None  # (P, k) catalogue rows of each product's neighbours
+    knn_weights: Tensor | None = None  # (P, k)
 
 
 def item_side(
@@ -218,8 +280,25 @@ def item_side(
         factors[here] = torch.from_numpy(model.item_factors)[there]
     pop = popularity.float()
     matrix = torch.cat((factors, visual, pop[:, None]), dim=1).contiguous()
+    knn_items = knn_weights = None
+    if model.knn_items is not None and rows:
+        # The model's product rows as catalogue rows (-1: not in the catalogue now).
+        to_catalogue = torch.full((len(model.item_keys) + 1,), -1, dtype=torch.long)
+        to_catalogue[there] = here
+        stored = torch.from_numpy(model.knn_items.astype(np.int64))
+        mapped = to_catalogue[stored[there]]  # -1 stays -1 (the extra last entry)
+        knn_items = torch.full((len(item_keys), stored.shape[1]), -1, dtype=torch.long)
+        knn_weights = torch.zeros(len(item_keys), stored.shape[1])
+        knn_items[here] = mapped
+        knn_weights[here] = torch.from_numpy(model.knn_weights)[there] * (mapped >= 0)
     return ItemSide(
-        factors=factors, visual=visual, popularity=pop, gram=factors.T @ factors, matrix=matrix
+        factors=factors,
+        visual=visual,
+        popularity=pop,
+        gram=factors.T @ factors,
+        matrix=matrix,
+        knn_items=knn_items,
+        knn_weights=knn_weights,
     )
 
 

@@ -14,6 +14,8 @@ BLEND_FIELDS = {
     "visual_weight",
     "popularity_weight",
     "popularity_history",
+    "knn_weight",
+    "knn_neighbours",
 }
 
 
@@ -32,6 +34,10 @@ class TasteParams:
     popularity_weight: float = 0.3  # weight of popularity for a shopper with no history
     popularity_history: float = 2.0  # history at which popularity keeps half its weight
     looks_shrink: float = 2.0  # buyers at which a product's own factors weigh as its looks
+    # Item-item part: its weight at full history (grows with history as cf_weight does;
+    # 0: off) and the neighbours of each touched product it spreads to.
+    knn_weight: float = 0.0
+    knn_neighbours: int = 100
     visual_dims: int = 32
     ridge: float = 1.0
 
@@ -71,7 +77,8 @@ def tuning_errors(tuning) -> list[str]:
             ):
                 problems.append(f"{part}.{name} must be a non-empty list of numbers")
             elif any(v < 0 for v in values) or (
-                name in ("factors", "iterations", "half_life_days") and any(v <= 0 for v in values)
+                name in ("factors", "iterations", "half_life_days", "knn_neighbours")
+                and any(v <= 0 for v in values)
             ):
                 problems.append(f"{part}.{name} has a value out of range: {values!r}")
     return problems

@@ -104,9 +104,7 @@ def prepare(
     Depends on the fit's parameters (confidence, regularisation, half-life) only.
     """
     styles = style_visual if style_visual is not None else torch.zeros(0, items.visual.shape[1])
-    weights = events.kind_weights.float() * torch.exp2(
-        -events.ages_days.float().clamp_min(0) / float(params.half_life_days)
-    )
+    weights = decayed_weights(events, params=params)
     factors = fold_in(
         items, n_users=events.n, rows=events.rows, cols=events.cols, weights=weights, params=params
     )
@@ -121,6 +119,36 @@ def prepare(
         explicit_weight=explicit_weight,
     )
     return factors, taste
+
+
+def decayed_weights(events: ShopperEvents, *, params: TasteParams) -> Tensor:
+    """Each event's weight: its kind's, halved every ``half_life_days`` of age."""
+    return events.kind_weights.float() * torch.exp2(
+        -events.ages_days.float().clamp_min(0) / float(params.half_life_days)
+    )
+
+
+def _add_neighbours(scores, items: ItemSide, events, history, where, *, params) -> None:
+    """Add the item-item part to ``scores`` (B, shown) in place: each positive event
+    spreads its share of the shopper's history (times the part's weight, which grows
+    with history as the collaborative one does) over the touched product's first
+    ``knn_neighbours`` neighbours. E x k scattered adds: no (B, P) pass of its own."""
+    weights = decayed_weights(events, params=params)
+    keep = weights > 0
+    if not bool(keep.any()):
+        return
+    rows, cols, weights = events.rows[keep], events.cols[keep], weights[keep]
+    total = torch.zeros(events.n).index_add_(0, rows, weights)
+    h = history.float().clamp_min(0)
+    part = float(params.knn_weight) * h / (h + float(params.cf_history) + 1e-8)
+    share = weights / total[rows] * part[rows]
+    k = int(params.knn_neighbours)
+    near = items.knn_items[cols, :k]
+    cells = where[near.clamp_min(0)]
+    ok = (near >= 0) & (cells >= 0)
+    value = items.knn_weights[cols, :k] * share[:, None]
+    flat = (rows[:, None] * scores.shape[1] + cells)[ok]
+    scores.view(-1).index_add_(0, flat, value[ok].to(scores.dtype))
 
 
 def _pairs_in(rows: Tensor, items: Tensor, where: Tensor) -> tuple[Tensor, Tensor]:
@@ -166,6 +194,9 @@ def recommend(
     where = torch.full((n_items,), -1, dtype=torch.long)
     where[shown] = torch.arange(n_shown)
     scores = rows @ items.matrix[shown].T
+    neighbours = items.knn_items is not None and float(params.knn_weight) > 0
+    if neighbours:
+        _add_neighbours(scores, items, events, taste.mass, where, params=params)
     ex_rows, ex_cols = _pairs_in(events.exclude_rows, events.exclude_items, where)
     if ex_rows.numel():
         scores[ex_rows, ex_cols] = -math.inf
@@ -190,15 +221,21 @@ def recommend(
     if not reasons:
         empty = torch.full_like(picked, REASON_NONE)
         return RankResult(picked, picked_scores, empty, torch.full_like(picked, -1))
-    kind, ref = _reasons(picked, items, factors, taste.vectors, parts, styles, events.liked)
+    # The item-item part of a pick: its score less the blend's matrix-product part.
+    knn = torch.zeros(picked.shape)
+    if neighbours:
+        blend = torch.bmm(items.matrix[picked.clamp_min(0)], rows[:, :, None]).squeeze(2)
+        knn = torch.where(picked >= 0, picked_scores - blend, knn).clamp_min(0)
+    kind, ref = _reasons(picked, items, factors, taste.vectors, parts, styles, events.liked, knn)
     return RankResult(items=picked, scores=picked_scores, reason_kind=kind, reason_ref=ref)
 
 
-def _reasons(picked, items, factors, visual_taste, parts, styles, liked):
-    """The part of the blend that contributed most names the reason."""
+def _reasons(picked, items, factors, visual_taste, parts, styles, liked, knn):
+    """The part of the blend that contributed most names the reason (the item-item
+    part, ``knn``, counts with the collaborative one: "often bought with")."""
     safe = picked.clamp_min(0)
     ok = picked >= 0
-    cf = parts[:, :1] * torch.bmm(items.factors[safe], factors[:, :, None]).squeeze(2)
+    cf = parts[:, :1] * torch.bmm(items.factors[safe], factors[:, :, None]).squeeze(2) + knn
     unit = torch.nn.functional.normalize(visual_taste, dim=1)
     vis = parts[:, 1:2] * torch.bmm(items.visual[safe], unit[:, :, None]).squeeze(2)
     pop = parts[:, 2:3] * items.popularity[safe]

@@ -11,7 +11,12 @@ import pytest
 import torch
 
 from stylerecs.engine.taste import TasteModel, TasteParams, fit, item_side
-from stylerecs.engine.taste_rank import ShopperEvents, demote_first_page, recommend
+from stylerecs.engine.taste_rank import (
+    REASON_COBOUGHT,
+    ShopperEvents,
+    demote_first_page,
+    recommend,
+)
 from stylerecs.engine.taste_tuning import (
     EventLog,
     Policy,
@@ -150,11 +155,11 @@ def test_tuning_picks_the_better_of_two_settings_on_the_validation_split_only():
     assert round(again.recall, 4) == by_setting[1.0]
 
 
-def test_chunked_scoring_equals_unchunked():
+@pytest.mark.parametrize("knn_weight", [0.0, 1.0])
+def test_chunked_scoring_equals_unchunked(knn_weight):
     log, vectors, _, _ = shop(seed=2)
-    model = fit_log(
-        log, now=100.0, params=TasteParams(factors=16), item_keys=keys(120), item_vectors=vectors
-    )
+    params = TasteParams(factors=16, knn_weight=knn_weight)
+    model = fit_log(log, now=100.0, params=params, item_keys=keys(120), item_vectors=vectors)
     side = item_side(
         model,
         item_keys=keys(120),
@@ -246,6 +251,14 @@ def test_model_file_round_trips_and_other_bytes_are_refused():
     back = TasteModel.load(model.save())
     assert back.params == model.params and back.item_keys == model.item_keys
     assert np.array_equal(back.item_factors, model.item_factors)
+    assert np.array_equal(back.knn_items, model.knn_items)
+    assert np.array_equal(back.knn_weights, model.knn_weights)
+    # A file saved before the item-item part existed loads, and scores without it.
+    model.knn_items = model.knn_weights = None
+    older = TasteModel.load(model.save())
+    assert older.knn_items is None
+    side = item_side(older, item_keys=keys(120), item_vectors=vectors, popularity=torch.zeros(120))
+    assert side.knn_items is None
     with pytest.raises(ValueError, match="not a stylerecs taste model"):
         TasteModel.load(b"not a model")
 
@@ -270,3 +283,55 @@ def test_events_of_shoppers_without_positive_history_give_zero_factors():
     # A newcomer sees the most popular products, and is told so.
     assert top.items[0].tolist() == [119, 118, 117, 116, 115]
     assert set(top.reason_kind[0].tolist()) == {1}
+
+
+def test_the_item_item_part_recovers_pairs_that_a_few_factors_smooth_away():
+    """60 pairs of products that go together (invisible in the random photos): each
+    shopper buys one of a pair, then later its partner. Two ALS factors cannot hold 60
+    pairs; the neighbours of the product bought first name its partner."""
+    rng = np.random.default_rng(7)
+    users, items = 600, 120
+    pair = rng.integers(0, items // 2, users)
+    first = rng.integers(0, 2, users)
+    u = np.repeat(np.arange(users), 2)
+    i = np.stack((2 * pair + first, 2 * pair + 1 - first), axis=1).ravel()
+    day = np.tile([10.0, 90.0], users) + rng.uniform(0, 5, 2 * users)
+    # Half the shoppers also bought the partner early: that is what the model learns from.
+    day[1::2][: users // 2] = 20.0
+    log = EventLog(
+        users, items, u, i, np.full(2 * users, 2.0, np.float32), day, np.zeros(2 * users, bool)
+    )
+    vectors = torch.nn.functional.normalize(
+        torch.randn(items, 24, generator=torch.Generator().manual_seed(7)), dim=1
+    )
+    before, after = log.select(log.day < 50), log.select(log.day >= 50)
+    args = dict(now=50.0, item_vectors=vectors, available=everyone(items), policy=Policy())
+
+    def recall(**blend):
+        params = TasteParams(factors=2, **blend)
+        model = fit_log(
+            before, now=50.0, params=params, item_keys=keys(items), item_vectors=vectors
+        )
+        return evaluate(model, before, after, **args).recall
+
+    without, with_pairs = recall(knn_weight=0.0), recall(knn_weight=2.0, knn_neighbours=5)
+    assert with_pairs > 0.9
+    assert without < 0.5
+
+    # Served with reasons: the partner of a liked product is "often bought with" it.
+    params = TasteParams(factors=2, knn_weight=2.0, knn_neighbours=5)
+    model = fit_log(before, now=50.0, params=params, item_keys=keys(items), item_vectors=vectors)
+    side = item_side(
+        model, item_keys=keys(items), item_vectors=vectors, popularity=torch.zeros(items)
+    )
+    liked, partner = 10, 11
+    none = torch.zeros(0, dtype=torch.long)
+    one = ShopperEvents(
+        1, torch.tensor([0]), torch.tensor([liked]), torch.tensor([2.0]), torch.tensor([1.0]),
+        none, none, none, none, torch.tensor([[liked]]),
+    )  # fmt: skip
+    top = recommend(side, one, params=params, available=everyone(items), k=5, page=0)
+    at = top.items[0].tolist().index(partner)
+    assert at == 0 or top.items[0, 0].item() == liked
+    assert top.reason_kind[0, at].item() == REASON_COBOUGHT
+    assert top.reason_ref[0, at].item() == liked
