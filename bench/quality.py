@@ -32,7 +32,12 @@ from helpers import sample_photo  # noqa: E402 - bench/ is on sys.path
 
 # (content photo, demo style slug). Strongly textured styles first.
 SPLITS = {
-    "val": [("chelsea", "brickwork"), ("rocket", "moss"), ("coffee", "botanical")],
+    "val": [
+        ("chelsea", "brickwork"),
+        ("rocket", "moss"),
+        ("coffee", "botanical"),
+        ("astronaut", "cosmic"),
+    ],
     "test": [
         ("coffee", "brickwork"),
         ("astronaut", "moss"),
