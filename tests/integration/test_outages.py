@@ -172,9 +172,13 @@ def test_broker_stopped_and_restarted_mid_batch_gives_claims_back_and_finishes(
     worker, redis, make_product, make_style, persistent
 ):
     redis.restart(persistent=persistent)
-    products = [make_product(sample_jpeg(name, side=768)) for name in PHOTOS]
+    products = [make_product(sample_jpeg(name, side=512)) for name in PHOTOS]
+    # texture, not classic: a second or more per variant, so that the outage lands while
+    # the task holds a variant. With classic (about 60 ms a variant on a fast machine) a
+    # fresh clone's run killed the broker after the task had finished its variants, and
+    # nothing was there to give back (attempts stayed 1).
     with override_settings(STYLERECS={**settings.STYLERECS, "BATCH_SIZE": 2}):
-        batch = request(products, make_style("ember", source="chelsea", method="classic"))
+        batch = request(products, make_style("ember", source="chelsea", method="texture"))
     wait_for(
         lambda: StylizedVariant.objects.filter(status=VariantStatus.PROCESSING).exists(),
         interval=0.02,
