@@ -46,6 +46,7 @@ from django.utils import timezone
 
 from ..conf import get_product_model, stylerecs_settings
 from ..models import Arm, Impression, ImpressionFlush, Interaction, StylizedVariant
+from .impression_rows import insert_rows
 
 logger = logging.getLogger(__name__)
 
@@ -212,7 +213,7 @@ def impressions_settle() -> None:
 
 
 def _rows(records: list[bytes]) -> list[tuple]:
-    """The log rows of buffered pages, in the order of ``experiments.COLUMNS``, without
+    """The log rows of buffered pages, in the order of ``impression_rows.COLUMNS``, without
     what was deleted since (rows of deleted products and users; deleted variants and
     arms become NULL, as ``on_delete`` would have made them)."""
     pages = [json.loads(record) for record in records]
@@ -252,8 +253,6 @@ def _rows(records: list[bytes]) -> list[tuple]:
 
 def _write(rows: list[tuple]) -> None:
     """Insert the rows, then link the events that followed them."""
-    from .experiments import insert_rows
-
     if not rows:
         return
     insert_rows(rows)
