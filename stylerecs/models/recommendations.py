@@ -42,9 +42,20 @@ class Recommendation(models.Model):
 
     class Meta:
         ordering = ["rank"]
-        indexes = [
-            models.Index(fields=["user", "rank"], name="stylerecs_rec_user_rank"),
-            models.Index(fields=["session_key", "rank"], name="stylerecs_rec_session_rank"),
+        # One row per place of a shopper's list: two rescorings of one shopper at once
+        # cannot both write theirs (services/recommendations.py retries the later one).
+        # The indexes also serve reading a shopper's list in order.
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "rank"],
+                condition=models.Q(user__isnull=False),
+                name="stylerecs_rec_user_rank_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["session_key", "rank"],
+                condition=models.Q(user__isnull=True),
+                name="stylerecs_rec_session_rank_unique",
+            ),
         ]
 
     def __str__(self) -> str:

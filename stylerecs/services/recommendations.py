@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from django.core.cache import caches
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -306,19 +306,46 @@ def _store(shoppers, catalogue, batch, result, leaning, now, engine) -> int:
                 )
             )
         learned.extend(_learned(shopper, leaning[row], catalogue, batch.explicit_styles[row]))
+    return _replace(shoppers, recommendations, learned)
+
+
+WRITE_ATTEMPTS = 3
+
+
+def _replace(shoppers: list[Shopper], recommendations: list, learned: list) -> int:
+    """Replace the shoppers' lists and learned preferences in one transaction.
+
+    Two rescorings of one shopper at once (an event's and the nightly one) both delete
+    what is committed, then insert: the one that commits second meets the first's rows
+    at the same places (the unique constraints on ``rank``) and is written again, over
+    them. Whichever commits last is the list, never both mixed.
+    """
     where = shoppers_q(shoppers)
-    with transaction.atomic():
-        # A shopper who deleted their data or turned personalisation off while this ran
-        # gets nothing written back.
-        keep = _still_personalised(shoppers)
-        recommendations = [r for r in recommendations if _key(r) in keep]
-        learned = [p for p in learned if _key(p) in keep]
-        Recommendation.objects.filter(where).delete()
-        Recommendation.objects.bulk_create(recommendations, batch_size=2000)
-        StylePreference.objects.filter(where, source=PreferenceSource.LEARNED).delete()
-        # An explicit choice saved meanwhile wins over a learned guess for that style.
-        StylePreference.objects.bulk_create(learned, batch_size=2000, ignore_conflicts=True)
-    return len(recommendations)
+    attempt = 1
+    while True:
+        try:
+            with transaction.atomic():
+                # A shopper who deleted their data or turned personalisation off while
+                # this ran gets nothing written back.
+                keep = _still_personalised(shoppers)
+                rows = [r for r in recommendations if _key(r) in keep]
+                Recommendation.objects.filter(where).delete()
+                Recommendation.objects.bulk_create(rows, batch_size=2000)
+                StylePreference.objects.filter(where, source=PreferenceSource.LEARNED).delete()
+                # An explicit choice saved meanwhile wins over a learned guess.
+                StylePreference.objects.bulk_create(
+                    [p for p in learned if _key(p) in keep],
+                    batch_size=2000,
+                    ignore_conflicts=True,
+                )
+            return len(rows)
+        except IntegrityError:
+            if attempt == WRITE_ATTEMPTS:
+                raise
+            attempt += 1
+            logger.info("Recommendations of %d shopper(s) written meanwhile: again", len(shoppers))
+            for row in (*recommendations, *learned):  # bulk_create may have set their pks
+                row.pk = None
 
 
 def _key(row) -> str:

@@ -7,12 +7,14 @@ real photos (tests/integration/looks.py), embedded by the real engine.
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from django.db import connection, transaction
 from django.utils import timezone
 
 from stylerecs import selectors
@@ -294,3 +296,58 @@ def succeeded(worker, task_id: str) -> bool:
         task_id in line and "succeeded" in line
         for line in worker.log_path.read_text(errors="replace").splitlines()
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_rescorings_of_one_shopper_at_once_leave_one_list(shop, caplog):
+    """Tried: another rescoring of the same shopper inserts its list and holds its
+    transaction open while this one deletes and inserts. Before the unique places, both
+    lists were kept (each delete saw nothing of the other): duplicates on For you. Now
+    this insert waits on the other's rows, fails at their commit and is written again."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs two concurrent transactions (PostgreSQL)")
+    looks, _ = shop
+    shopper = Shopper.for_user(user())
+    Interaction.objects.create(product_id=looks["chelsea"][0].pk, kind="like", **shopper.fields())
+    recommendations_compute(shopper=shopper)
+    expected = [(r.rank, r.product_id) for r in recommended(shopper)]
+    Recommendation.objects.filter(shopper.q()).delete()
+    other = [*looks["rocket"], looks["coffee"][0]]
+    inserted, outcome = threading.Event(), {}
+
+    def other_rescoring():
+        try:
+            with transaction.atomic():
+                Recommendation.objects.bulk_create(
+                    Recommendation(
+                        product=p,
+                        score=1.0,
+                        rank=n,
+                        computed_at=timezone.now(),
+                        **shopper.fields(),
+                    )  # fmt: skip
+                    for n, p in enumerate(other, start=1)
+                )
+                inserted.set()
+                # Commit only once the rescoring below waits on these rows (at most 20 s:
+                # without the constraints nothing ever waits, and the lists would mix).
+                with connection.cursor() as cursor:
+                    for _ in range(200):
+                        cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+                        if cursor.fetchone()[0]:
+                            outcome["waited"] = True
+                            break
+                        time.sleep(0.1)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=other_rescoring)
+    thread.start()
+    assert inserted.wait(20)
+    with caplog.at_level("INFO", logger="stylerecs.services.recommendations"):
+        assert recommendations_compute(shopper=shopper) == len(expected)
+    thread.join(30)
+    assert outcome.get("waited"), "the rescoring never waited on the other's rows"
+    assert "written meanwhile" in caplog.text
+    # The list that committed last, alone: no place or product twice.
+    assert [(r.rank, r.product_id) for r in recommended(shopper)] == expected
