@@ -455,14 +455,17 @@ def _taste_errors(value: dict) -> list[Error]:
     for key in ("SHOW_AGAIN_PURCHASED", "SHOW_UNAVAILABLE"):
         if not isinstance(value[key], bool):
             errors.append(Error(f"STYLERECS[{key!r}] must be True or False.", id="stylerecs.E011"))
-    for key in ("FIRST_PAGE_SIZE", "TASTE_MIN_EVENTS", "TASTE_THREADS"):
+    for key, least in (
+        ("FIRST_PAGE_SIZE", 0),
+        ("TASTE_MIN_EVENTS", 0),
+        ("TASTE_THREADS", 0),
+        ("TASTE_VALIDATION_FOLDS", 1),
+    ):
         number = value[key]
-        if not isinstance(number, int) or isinstance(number, bool) or number < 0:
+        if not isinstance(number, int) or isinstance(number, bool) or number < least:
+            kind = "a non-negative integer" if least == 0 else f"an integer >= {least}"
             errors.append(
-                Error(
-                    f"STYLERECS[{key!r}] must be a non-negative integer, not {number!r}.",
-                    id="stylerecs.E012",
-                )
+                Error(f"STYLERECS[{key!r}] must be {kind}, not {number!r}.", id="stylerecs.E012")
             )
     fraction = value["TASTE_VALIDATION_FRACTION"]
     if not _number(fraction) or not 0 < fraction < 0.5:

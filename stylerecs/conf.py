@@ -211,6 +211,9 @@ DEFAULTS: dict[str, Any] = {
     "TASTE_MODEL_UPLOAD_TO": "stylerecs/taste-models",
     # The most recent share of events (by time) held out to tune and compare models.
     "TASTE_VALIDATION_FRACTION": 0.1,
+    # Validation windows the tuning averages over: the most recent share, and as many
+    # earlier windows of the same share (1: the most recent only; each costs every fit).
+    "TASTE_VALIDATION_FOLDS": 2,
     # Fewer events than this: no model is trained (the visual ranking serves alone).
     "TASTE_MIN_EVENTS": 200,
     # Threads of the ALS fit (implicit's own threads) on the training worker.
@@ -232,6 +235,10 @@ DEFAULTS: dict[str, Any] = {
             "popularity_history": [2.0, 1000.0],
             # The item-item part (0: off); its neighbours per product: knn_neighbours.
             "knn_weight": [0.0, 0.5, 2.0],
+            # How fast a shopper's own events fade (tastes that drift: short).
+            "user_half_life_days": [7.0, 30.0],
+            # The popularity part's window: what sold this week, or this month.
+            "popularity_days": [7.0, 30.0],
         },
     },
 }

@@ -7,8 +7,11 @@ from dataclasses import asdict, dataclass, fields, replace
 
 __all__ = ["BLEND_FIELDS", "TasteParams", "tuning_errors"]
 
-# What changes the blend only: scored against one fit without refitting or folding in.
+# What needs no refit: scored against one fit. ``user_half_life_days`` needs a new
+# fold-in of the shoppers (cheap), ``popularity_days`` a new popularity column.
 BLEND_FIELDS = {
+    "user_half_life_days",
+    "popularity_days",
     "cf_weight",
     "cf_history",
     "visual_weight",
@@ -27,12 +30,16 @@ class TasteParams:
     regularization: float = 0.05
     alpha: float = 4.0  # ALS confidence per unit of (decayed, kind-weighted) event
     iterations: int = 12
-    half_life_days: float = 30.0
+    half_life_days: float = 30.0  # how fast events fade in the fit (what products share)
+    # How fast a shopper's own events fade when their taste is read (the fold-in, the
+    # visual taste and the item-item part): tastes drift faster than what goes together.
+    user_half_life_days: float = 30.0
     cf_weight: float = 1.0  # weight of the collaborative score at full history
     cf_history: float = 1.0  # history (weighted events) at which it has half its weight
     visual_weight: float = 0.3
     popularity_weight: float = 0.3  # weight of popularity for a shopper with no history
     popularity_history: float = 2.0  # history at which popularity keeps half its weight
+    popularity_days: float = 30.0  # window of the popularity part (events of the last N days)
     looks_shrink: float = 2.0  # buyers at which a product's own factors weigh as its looks
     # Item-item part: its weight at full history (grows with history as cf_weight does;
     # 0: off) and the neighbours of each touched product it spreads to.
@@ -51,7 +58,20 @@ class TasteParams:
     @classmethod
     def from_dict(cls, values: dict) -> TasteParams:
         known = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
+        if "half_life_days" in known:
+            # Models saved before the shoppers' own half-life existed used one for both.
+            known.setdefault("user_half_life_days", known["half_life_days"])
         return cls(**known)
+
+
+POSITIVE = {
+    "factors",
+    "iterations",
+    "half_life_days",
+    "user_half_life_days",
+    "popularity_days",
+    "knn_neighbours",
+}
 
 
 def tuning_errors(tuning) -> list[str]:
@@ -76,9 +96,6 @@ def tuning_errors(tuning) -> list[str]:
                 or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
             ):
                 problems.append(f"{part}.{name} must be a non-empty list of numbers")
-            elif any(v < 0 for v in values) or (
-                name in ("factors", "iterations", "half_life_days", "knn_neighbours")
-                and any(v <= 0 for v in values)
-            ):
+            elif any(v < 0 for v in values) or (name in POSITIVE and any(v <= 0 for v in values)):
                 problems.append(f"{part}.{name} has a value out of range: {values!r}")
     return problems

@@ -99,9 +99,11 @@ def prepare(
     style_visual: Tensor | None = None,
     explicit_weight: float = 1.0,
 ):
-    """The blend-independent part of :func:`recommend`: ``(user factors, visual taste)``.
+    """The blend-independent part of :func:`recommend`: ``(user factors, visual taste,
+    each event's decayed weight)``.
 
-    Depends on the fit's parameters (confidence, regularisation, half-life) only.
+    Depends on the fit's parameters (confidence, regularisation) and the shoppers'
+    half-life (``user_half_life_days``) only.
     """
     styles = style_visual if style_visual is not None else torch.zeros(0, items.visual.shape[1])
     weights = decayed_weights(events, params=params)
@@ -118,22 +120,22 @@ def prepare(
         pref_weights=events.pref_weights,
         explicit_weight=explicit_weight,
     )
-    return factors, taste
+    return factors, taste, weights
 
 
 def decayed_weights(events: ShopperEvents, *, params: TasteParams) -> Tensor:
-    """Each event's weight: its kind's, halved every ``half_life_days`` of age."""
+    """Each event's weight: its kind's, halved every ``user_half_life_days`` of age."""
     return events.kind_weights.float() * torch.exp2(
-        -events.ages_days.float().clamp_min(0) / float(params.half_life_days)
+        -events.ages_days.float().clamp_min(0) / float(params.user_half_life_days)
     )
 
 
-def _add_neighbours(scores, items: ItemSide, events, history, where, *, params) -> None:
+def _add_neighbours(scores, items: ItemSide, events, weights, history, where, *, params) -> None:
     """Add the item-item part to ``scores`` (B, shown) in place: each positive event
     spreads its share of the shopper's history (times the part's weight, which grows
     with history as the collaborative one does) over the touched product's first
-    ``knn_neighbours`` neighbours. E x k scattered adds: no (B, P) pass of its own."""
-    weights = decayed_weights(events, params=params)
+    ``knn_neighbours`` neighbours. E x k scattered adds: no (B, P) pass of its own.
+    ``weights``: each event's decayed weight (:func:`prepare`'s)."""
     keep = weights > 0
     if not bool(keep.any()):
         return
@@ -186,7 +188,7 @@ def recommend(
         prepared = prepare(
             items, events, params=params, style_visual=styles, explicit_weight=explicit_weight
         )
-    factors, taste = prepared
+    factors, taste, weights = prepared
     rows, parts = user_side(factors, taste.vectors, taste.mass, params=params)
     # Only available products are scored: no (B, P) masking pass, a smaller product.
     shown = torch.nonzero(available).squeeze(1)
@@ -196,7 +198,7 @@ def recommend(
     scores = rows @ items.matrix[shown].T
     neighbours = items.knn_items is not None and float(params.knn_weight) > 0
     if neighbours:
-        _add_neighbours(scores, items, events, taste.mass, where, params=params)
+        _add_neighbours(scores, items, events, weights, taste.mass, where, params=params)
     ex_rows, ex_cols = _pairs_in(events.exclude_rows, events.exclude_items, where)
     if ex_rows.numel():
         scores[ex_rows, ex_cols] = -math.inf

@@ -91,12 +91,14 @@ def _vectors(rows) -> np.ndarray:
     ).astype(np.float32)
 
 
-def popularity_weights(*, product_ids: list, now: datetime) -> dict:
-    """Weighted recent interactions per product (positive kinds only)."""
+def popularity_weights(*, now: datetime, days: float | None = None) -> dict:
+    """Weighted interactions of the last ``days`` (default ``POPULARITY_DAYS``) per
+    product (positive kinds only)."""
     weights = {k: float(w) for k, w in stylerecs_settings.EVENT_WEIGHTS.items() if w > 0}
     if not weights:
         return {}
-    since = now - timedelta(days=float(stylerecs_settings.POPULARITY_DAYS))
+    days = float(stylerecs_settings.POPULARITY_DAYS if days is None else days)
+    since = now - timedelta(days=days)
     score = Sum(
         Case(
             *[When(kind=kind, then=Value(w)) for kind, w in weights.items()],
@@ -111,6 +113,18 @@ def popularity_weights(*, product_ids: list, now: datetime) -> dict:
         .values_list("product_id", "score")
     )
     return dict(rows)
+
+
+def popularity_vector(*, index: dict, now: datetime, days: float | None = None) -> torch.Tensor:
+    """(P,) in [0, 1]: ``log1p`` of :func:`popularity_weights`, products in ``index``
+    order, the most popular 1."""
+    pop = np.zeros(len(index), dtype=np.float32)
+    for pk, weight in popularity_weights(now=now, days=days).items():
+        if pk in index and weight > 0:
+            pop[index[pk]] = math.log1p(weight)
+    if pop.max() > 0:
+        pop /= pop.max()
+    return torch.from_numpy(pop)
 
 
 def catalogue_load(*, now: datetime, device: str = "cpu") -> Catalogue | None:
@@ -150,12 +164,7 @@ def catalogue_load(*, now: datetime, device: str = "cpu") -> Catalogue | None:
     else:
         style_matrix = torch.zeros(0, items.shape[1])
     index = {pk: i for i, pk in enumerate(product_ids)}
-    pop = np.zeros(len(product_ids), dtype=np.float32)
-    for pk, weight in popularity_weights(product_ids=product_ids, now=now).items():
-        if pk in index and weight > 0:
-            pop[index[pk]] = math.log1p(weight)
-    if pop.max() > 0:
-        pop /= pop.max()
+    pop = popularity_vector(index=index, now=now)
     adapter = get_adapter()
     available = np.zeros(len(product_ids), dtype=bool)
     products = get_product_model()._default_manager.filter(pk__in=product_ids)
@@ -170,7 +179,7 @@ def catalogue_load(*, now: datetime, device: str = "cpu") -> Catalogue | None:
         style_names=[s[1] for s in styles],
         style_index={s[0]: i for i, s in enumerate(styles)},
         style_matrix=style_matrix.to(device),
-        popularity=torch.from_numpy(pop).to(device),
+        popularity=pop.to(device),
         available=torch.from_numpy(available).to(device),
         model_version=model,
         fingerprint=fingerprint,

@@ -13,9 +13,11 @@ from typing import Any
 
 import torch
 from django.core.files.storage import default_storage
+from django.utils import timezone
 
 from ..conf import stylerecs_settings
 from ..models import TasteModelStatus, TrainedTasteModel
+from .scoring_inputs import popularity_vector
 
 logger = logging.getLogger(__name__)
 
@@ -60,11 +62,16 @@ def _item_side(record, catalogue):
     key = (record.pk, catalogue.built_at, str(catalogue.items.device))
     if key not in _sides:
         model = taste_model_read(record=record)
+        popularity = catalogue.popularity.cpu()
+        days = float(model.params.popularity_days)
+        if days != float(stylerecs_settings.POPULARITY_DAYS):
+            # The tuned popularity window, read with the catalogue snapshot (as stale).
+            popularity = popularity_vector(index=catalogue.index, now=timezone.now(), days=days)
         side = item_side(
             model,
             item_keys=[str(pk) for pk in catalogue.product_ids],
             item_vectors=catalogue.items.cpu(),
-            popularity=catalogue.popularity.cpu(),
+            popularity=popularity,
         )
         styles = project(
             catalogue.style_matrix.cpu(),

@@ -2,8 +2,9 @@
 
 :func:`taste_model_train` (the ``train_taste_model`` task, ``manage.py stylerecs_recommend
 --train`` and celery beat all call it) reads every interaction, holds out the most recent
-``TASTE_VALIDATION_FRACTION`` of them by time, tunes ``TASTE_TUNING`` on that split, and
-measures on the same split the model in service (its parameters refitted on the same
+``TASTE_VALIDATION_FRACTION`` of them by time, tunes ``TASTE_TUNING`` on that split (and
+on ``TASTE_VALIDATION_FOLDS`` - 1 earlier windows: the best mean recall wins), and
+measures on the most recent split the model in service (its parameters refitted on the same
 events) and simple baselines. The new model goes into service only if its recall@10
 beats the one in service; it is then refitted on every event and its file stored. Every
 run leaves a TrainedTasteModel row with its metrics (the admin lists them). Worker side.
@@ -146,7 +147,8 @@ def _train(record: TrainedTasteModel, progress: Progress | None) -> None:
     fraction = float(stylerecs_settings.TASTE_VALIDATION_FRACTION)
     tuning = stylerecs_settings.TASTE_TUNING
     policy = _policy()
-    popularity_days = float(stylerecs_settings.POPULARITY_DAYS)
+    # Unless TASTE_TUNING searches them, the popularity window is the shop's.
+    base = TasteParams(popularity_days=float(stylerecs_settings.POPULARITY_DAYS))
 
     def tuned(step: int, steps: int) -> None:
         _set_progress(record, 80 * step / steps)
@@ -161,12 +163,12 @@ def _train(record: TrainedTasteModel, progress: Progress | None) -> None:
             item_keys=keys,
             item_vectors=items,
             available=available,
-            base=TasteParams(),
+            base=base,
             fit_options=tuning.get("fit", {}),
             blend_options=tuning.get("blend", {}),
             holdout_fraction=fraction,
+            folds=int(stylerecs_settings.TASTE_VALIDATION_FOLDS),
             policy=policy,
-            popularity_days=popularity_days,
             threads=threads,
             progress=tuned,
         )
@@ -189,7 +191,6 @@ def _train(record: TrainedTasteModel, progress: Progress | None) -> None:
                 item_vectors=items,
                 available=available,
                 policy=policy,
-                popularity_days=popularity_days,
             ).as_dict()
 
         best = result.params

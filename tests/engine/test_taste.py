@@ -22,8 +22,10 @@ from stylerecs.engine.taste_tuning import (
     Policy,
     _ByUser,
     evaluate,
+    evaluate_blends,
     fit_log,
     shopper_events,
+    time_folds,
     time_split,
     tune,
 )
@@ -155,6 +157,132 @@ def test_tuning_picks_the_better_of_two_settings_on_the_validation_split_only():
     assert round(again.recall, 4) == by_setting[1.0]
 
 
+def test_tuning_over_two_folds_picks_the_best_mean_of_windows_before_the_test_split():
+    log, vectors, _, _ = shop(seed=1)
+    train, _, test_from = time_split(log, holdout_fraction=0.2)
+    options = dict(
+        item_keys=keys(120),
+        item_vectors=vectors,
+        available=everyone(120),
+        base=TasteParams(factors=16),
+        fit_options={"factors": [16], "half_life_days": [60.0]},
+        blend_options={"cf_weight": [0.0, 0.3, 1.0], "visual_weight": [0.0, 1.0]},
+        holdout_fraction=0.2,
+    )
+    result = tune(train, folds=2, **options)
+    (b1, a1, cut1), (b2, a2, cut2) = time_folds(train, holdout_fraction=0.2, folds=2)
+    # The second window is the latest fifth of what the first one trained on.
+    assert cut2 < cut1 < test_from and a2.day.max() < cut1 and a1.day.max() < test_from
+    assert len(b2) + len(a2) == len(b1)
+    # The winner has the best mean over the two windows; its metrics are the latest's.
+    best = max(result.trials, key=lambda t: (t["mean_recall@10"], t["ndcg@10"]))
+    assert result.params.cf_weight == best["cf_weight"]
+    assert result.params.visual_weight == best["visual_weight"]
+    assert round(result.metrics.recall, 4) == best["recall@10"] and result.cutoff == cut1
+    # The shoppers' half-life, not searched, follows the fit's.
+    assert result.params.user_half_life_days == 60.0
+    # Each trial's mean is the two windows' recall, each measured as on its own.
+    model = fit_log(b2, now=cut2, params=result.params, item_keys=keys(120), item_vectors=vectors)
+    second = evaluate(
+        model, b2, a2, now=cut2, item_vectors=vectors, available=everyone(120), policy=Policy()
+    )
+    assert best["mean_recall@10"] == pytest.approx(
+        (best["recall@10"] + second.recall) / 2, abs=1e-4
+    )
+    # One fold: the latest window alone, no mean recorded.
+    assert "mean_recall@10" not in tune(train, folds=1, **options).trials[0]
+
+
+def test_a_shoppers_own_half_life_reads_their_latest_taste():
+    """Every shopper buys in one group early, then in another: the fit keeps all of it
+    (what goes together does not drift), the shoppers' side reads the recent group."""
+    rng = np.random.default_rng(11)
+    users, items, groups = 300, 120, 6
+    group = np.arange(items) % groups
+    old, new = rng.integers(0, groups, users), rng.integers(0, groups, users)
+    new = np.where(new == old, (new + 1) % groups, new)
+    u, i, d = [], [], []
+    for user in range(users):
+        for g, span in ((old[user], (0, 40)), (new[user], (80, 100))):
+            picks = rng.choice(np.flatnonzero(group == g), 6)
+            u += [user] * 6
+            i += picks.tolist()
+            d += rng.uniform(*span, 6).tolist()
+    n = len(u)
+    log = EventLog(
+        users, items, np.array(u), np.array(i), np.full(n, 2.0, np.float32), np.array(d),
+        np.zeros(n, bool),
+    )  # fmt: skip
+    vectors = torch.nn.functional.normalize(
+        torch.randn(items, 24, generator=torch.Generator().manual_seed(11)), dim=1
+    )
+    params = TasteParams(factors=16, half_life_days=1000.0, visual_weight=0.0)
+    model = fit_log(log, now=100.0, params=params, item_keys=keys(items), item_vectors=vectors)
+    side = item_side(
+        model, item_keys=keys(items), item_vectors=vectors, popularity=torch.zeros(items)
+    )
+    batch = shopper_events(_ByUser(log), np.arange(users), now=100.0, policy=Policy())
+
+    def share_of_new_group(user_half_life_days):
+        top = recommend(
+            side,
+            batch,
+            params=params.but(user_half_life_days=user_half_life_days),
+            available=everyone(items),
+            k=10,
+            page=0,
+            reasons=False,
+        ).items.numpy()
+        return float((group[top] == new[:, None]).mean())
+
+    assert share_of_new_group(5.0) > 0.8
+    assert share_of_new_group(1000.0) < 0.65
+
+
+def test_the_popularity_window_is_tuned():
+    """What sold over the whole log is not what sells now: products 0-9 sold in the
+    first 60 days, products 10-19 since. Pure popularity over 7 days finds the latter."""
+    rng = np.random.default_rng(12)
+    users, items = 400, 60
+    day = rng.uniform(0, 100, users * 3)
+    recent = day >= 60
+    item = np.where(recent, rng.integers(10, 20, day.size), rng.integers(0, 10, day.size))
+    noise = rng.random(day.size) < 0.3
+    item[noise] = rng.integers(20, items, noise.sum())
+    log = EventLog(
+        users, items, np.repeat(np.arange(users), 3), item, np.full(day.size, 2.0, np.float32),
+        day, np.zeros(day.size, bool),
+    )  # fmt: skip
+    vectors = torch.nn.functional.normalize(
+        torch.randn(items, 24, generator=torch.Generator().manual_seed(12)), dim=1
+    )
+    pure = TasteParams(factors=8, cf_weight=0.0, visual_weight=0.0, popularity_history=1e3)
+    result = tune(
+        log,
+        item_keys=keys(items),
+        item_vectors=vectors,
+        available=everyone(items),
+        base=pure,
+        fit_options={},
+        blend_options={"popularity_days": [7.0, 1000.0]},
+        holdout_fraction=0.2,
+    )
+    by_window = {t["popularity_days"]: t["recall@10"] for t in result.trials}
+    assert result.params.popularity_days == 7.0 and by_window[7.0] > by_window[1000.0]
+    # Scoring several windows at once equals scoring each alone.
+    before, after, cut = time_split(log, holdout_fraction=0.2)
+    model = fit_log(before, now=cut, params=pure, item_keys=keys(items), item_vectors=vectors)
+    args = dict(now=cut, item_vectors=vectors, available=everyone(items), policy=Policy())
+    both = evaluate_blends(
+        model, [pure.but(popularity_days=d) for d in (7.0, 1000.0)], before, after, **args
+    )
+    alone = [
+        evaluate_blends(model, [pure.but(popularity_days=d)], before, after, **args)[0]
+        for d in (7.0, 1000.0)
+    ]
+    assert [m.recall for m in both] == [m.recall for m in alone]
+
+
 @pytest.mark.parametrize("knn_weight", [0.0, 1.0])
 def test_chunked_scoring_equals_unchunked(knn_weight):
     log, vectors, _, _ = shop(seed=2)
@@ -259,6 +387,9 @@ def test_model_file_round_trips_and_other_bytes_are_refused():
     assert older.knn_items is None
     side = item_side(older, item_keys=keys(120), item_vectors=vectors, popularity=torch.zeros(120))
     assert side.knn_items is None
+    # Parameters saved before the shoppers' own half-life existed: one half-life for both.
+    legacy = {k: v for k, v in model.params.as_dict().items() if k != "user_half_life_days"}
+    assert TasteParams.from_dict({**legacy, "half_life_days": 9.0}).user_half_life_days == 9.0
     with pytest.raises(ValueError, match="not a stylerecs taste model"):
         TasteModel.load(b"not a model")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import torch
 from django.contrib.auth import get_user_model
 from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
@@ -24,7 +25,8 @@ from stylerecs.services.recommendations import (
     recommendations_compute,
     recommendations_compute_all,
 )
-from stylerecs.services.scoring_inputs import catalogue_forget
+from stylerecs.services.scoring_inputs import catalogue_forget, catalogue_load
+from stylerecs.services.taste_scoring import _item_side as taste_item_side
 from stylerecs.services.taste_scoring import taste_model_forget
 from stylerecs.services.taste_training import TrainingRefused, taste_model_train
 from stylerecs.shoppers import Shopper
@@ -152,6 +154,26 @@ def test_a_new_model_replaces_the_one_in_service_only_if_it_beats_it(make_produc
 
 
 @pytest.mark.django_db
+def test_the_model_in_service_reads_popularity_over_its_tuned_window(make_product, settings):
+    looks, _ = planted_shop(make_product)  # their events: 34 to 61 days ago
+    tuning = {**SMALL_TUNING, "blend": {**SMALL_TUNING["blend"], "popularity_days": [5.0]}}
+    settings.STYLERECS = {**settings.STYLERECS, "TASTE_TUNING": tuning, "POPULARITY_DAYS": 90}
+    record = taste_model_train()
+    assert record.status == TasteModelStatus.ACTIVE and record.params["popularity_days"] == 5.0
+    # Bought yesterday: over 90 days (the shop's window) a minor product, over 5 the top.
+    recent = looks["camera"][2]
+    at(Shopper.for_user(get_user_model().objects.create_user("buyer")), recent, "purchase", 1)
+    catalogue_forget()
+    catalogue = catalogue_load(now=timezone.now())
+    _, side, _ = taste_item_side(record, catalogue)
+    row = catalogue.index[recent.pk]
+    assert catalogue.popularity[row] < 1 and int((catalogue.popularity > 0).sum()) > 1
+    assert side.popularity[row] == 1 and int((side.popularity > 0).sum()) == 1
+    # The blend's popularity column is that one (what every scoring chunk multiplies).
+    assert torch.equal(side.matrix[:, -1], side.popularity)
+
+
+@pytest.mark.django_db
 def test_training_with_too_few_events_is_refused_and_recorded(make_product):
     make_looks(make_product)
     profiles_refresh()
@@ -261,6 +283,9 @@ def test_a_real_worker_trains_and_scores_chunks_as_separate_tasks(celery_worker,
         ({"SHOW_AGAIN_PURCHASED": "yes"}, "stylerecs.E011"),
         ({"FIRST_PAGE_SIZE": -1}, "stylerecs.E012"),
         ({"TASTE_VALIDATION_FRACTION": 0.9}, "stylerecs.E012"),
+        ({"TASTE_VALIDATION_FOLDS": 0}, "stylerecs.E012"),
+        ({"TASTE_TUNING": {"blend": {"user_half_life_days": [0.0]}}}, "stylerecs.E013"),
+        ({"TASTE_TUNING": {"blend": {"popularity_days": [-7]}}}, "stylerecs.E013"),
         ({"TASTE_TUNING": {"fit": {"factorz": [8]}}}, "stylerecs.E013"),
         ({"TASTE_TUNING": {"fit": {"factors": [0]}}}, "stylerecs.E013"),
         ({"TASTE_TUNING": {"blend": {"visual_weight": []}}}, "stylerecs.E013"),
