@@ -12,7 +12,7 @@ class StylerecsConfig(AppConfig):
         from django.core.signals import setting_changed
         from django.db.models.signals import post_delete, post_save
 
-        from . import checks, host_checks  # noqa: F401  (register the system checks)
+        from . import checks, experiment_checks, host_checks, scoring_checks  # noqa: F401
         from .conf import reload_on_setting_changed
         from .models import Arm, Experiment
         from .receivers import experiment_rows_changed, merge_anonymous_shopper

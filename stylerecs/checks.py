@@ -1,4 +1,8 @@
-"""System checks: clear, coded errors for a misconfigured host."""
+"""System checks: clear, coded errors for a misconfigured host.
+
+The recommendation settings are checked in scoring_checks.py, the experiment settings in
+experiment_checks.py, how the host wired Celery and the API in host_checks.py.
+"""
 
 from __future__ import annotations
 
@@ -104,7 +108,8 @@ def check_settings(app_configs=None, **kwargs):
     return errors
 
 
-def _number(value) -> bool:
+def is_number(value) -> bool:
+    """A real number (not a bool)."""
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
@@ -116,7 +121,7 @@ def check_storefront_settings(app_configs=None, **kwargs):
         return []
     errors = []
     floor = user.get("FOR_YOU_STYLE_MIN_AFFINITY", DEFAULTS["FOR_YOU_STYLE_MIN_AFFINITY"])
-    if not _number(floor) or not -1 <= floor <= 1:
+    if not is_number(floor) or not -1 <= floor <= 1:
         errors.append(
             Error(
                 f"STYLERECS['FOR_YOU_STYLE_MIN_AFFINITY'] must be a number between -1 and 1, "
@@ -133,100 +138,6 @@ def check_storefront_settings(app_configs=None, **kwargs):
                     id="stylerecs.E031",
                 )
             )
-    return errors
-
-
-@register()
-def check_scoring_settings(app_configs=None, **kwargs):
-    """The recommendation settings: weights, decay, diversity, ranking function, cache."""
-    from django.core.cache import caches
-    from django.core.cache.backends.base import InvalidCacheBackendError
-
-    from .models import InteractionKind
-
-    user = getattr(settings, "STYLERECS", {})
-    if not isinstance(user, dict):
-        return []
-    value = {key: user.get(key, DEFAULTS[key]) for key in DEFAULTS}
-    errors = []
-    weights = value["EVENT_WEIGHTS"]
-    if not isinstance(weights, dict) or not all(_number(w) for w in weights.values()):
-        errors.append(
-            Error(
-                "STYLERECS['EVENT_WEIGHTS'] must map interaction kinds to numbers.",
-                id="stylerecs.E007",
-            )
-        )
-    elif set(weights) - set(InteractionKind.values):
-        errors.append(
-            Error(
-                f"STYLERECS['EVENT_WEIGHTS'] names unknown kinds: "
-                f"{sorted(set(weights) - set(InteractionKind.values))}.",
-                hint=f"Kinds: {', '.join(InteractionKind.values)}.",
-                id="stylerecs.E007",
-            )
-        )
-    ranges = {
-        "HALF_LIFE_DAYS": (0, None),
-        "DIVERSITY": (0, 1),
-        "POPULARITY_PRIOR": (0, None),
-        "EXPLICIT_WEIGHT": (0, None),
-        "POPULARITY_DAYS": (0, None),
-        "RESCORE_DELAY_SECONDS": (0, None),
-    }
-    for key, (low, high) in ranges.items():
-        number = value[key]
-        strict = key in ("HALF_LIFE_DAYS", "POPULARITY_DAYS")
-        if (
-            not _number(number)
-            or number < low
-            or (strict and number == low)
-            or (high is not None and number > high)
-        ):
-            bound = f"between {low} and {high}" if high is not None else f"at least {low}"
-            errors.append(
-                Error(
-                    f"STYLERECS[{key!r}] must be a number {bound}"
-                    f"{' (not 0)' if strict else ''}, not {number!r}.",
-                    id="stylerecs.E008",
-                )
-            )
-    threads = value["SCORING_THREADS"]
-    if threads is not None and (
-        not isinstance(threads, int) or isinstance(threads, bool) or threads <= 0
-    ):
-        errors.append(
-            Error(
-                f"STYLERECS['SCORING_THREADS'] must be a positive integer or None, "
-                f"not {threads!r}.",
-                id="stylerecs.E006",
-            )
-        )
-    path = value["RANKING_FUNCTION"]
-    try:
-        function = import_string(path) if isinstance(path, str) else path
-    except ImportError as exc:
-        function = None
-        errors.append(
-            Error(
-                f"STYLERECS['RANKING_FUNCTION'] = {path!r} cannot be imported: {exc}",
-                id="stylerecs.E009",
-            )
-        )
-    if function is not None and not callable(function):
-        errors.append(
-            Error(f"STYLERECS['RANKING_FUNCTION'] = {path!r} is not callable.", id="stylerecs.E009")
-        )
-    errors += _taste_errors(value)
-    try:
-        caches[value["DEBOUNCE_CACHE"]]
-    except InvalidCacheBackendError:
-        errors.append(
-            Error(
-                f"STYLERECS['DEBOUNCE_CACHE'] = {value['DEBOUNCE_CACHE']!r} is not in CACHES.",
-                id="stylerecs.E010",
-            )
-        )
     return errors
 
 
@@ -363,119 +274,4 @@ def check_quality_settings(app_configs=None, **kwargs):
                 id="stylerecs.E113",
             )
         )
-    return errors
-
-
-@register()
-def check_experiment_settings(app_configs=None, **kwargs):
-    """The experiment settings: switches are booleans, levels and windows in range."""
-    user = getattr(settings, "STYLERECS", {})
-    if not isinstance(user, dict):
-        return []
-    value = {key: user.get(key, DEFAULTS[key]) for key in DEFAULTS}
-    errors = []
-    for key in ("IMPRESSIONS_ENABLED", "IMPRESSIONS_ASYNC_COMMIT", "GUARDRAIL_ENABLED"):
-        if not isinstance(value[key], bool):
-            errors.append(Error(f"STYLERECS[{key!r}] must be True or False.", id="stylerecs.E160"))
-    for key in ("SRM_P_THRESHOLD", "GUARDRAIL_ALPHA"):
-        if not _number(value[key]) or not 0 < value[key] < 1:
-            errors.append(
-                Error(
-                    f"STYLERECS[{key!r}] must be a number between 0 and 1 (exclusive), "
-                    f"not {value[key]!r}.",
-                    id="stylerecs.E161",
-                )
-            )
-    for key in (
-        "ATTRIBUTION_WINDOW_SECONDS",
-        "EXPERIMENTS_CACHE_SECONDS",
-        "GUARDRAIL_MIN_SHOPPERS",
-    ):
-        if not _number(value[key]) or value[key] < 0:
-            errors.append(
-                Error(
-                    f"STYLERECS[{key!r}] must be a number, at least 0, not {value[key]!r}.",
-                    id="stylerecs.E162",
-                )
-            )
-    errors += _buffer_errors(value)
-    return errors
-
-
-BUFFER_SCHEMES = ("redis://", "rediss://", "unix://")
-
-
-def _buffer_errors(value: dict) -> list[Error]:
-    """The impression buffer's settings (ids E163, E164)."""
-    errors = []
-    url = value["IMPRESSIONS_BUFFER_URL"]
-    if url is not None and (not isinstance(url, str) or not url.startswith(BUFFER_SCHEMES)):
-        errors.append(
-            Error(
-                f"STYLERECS['IMPRESSIONS_BUFFER_URL'] must be None or a Redis URL, not {url!r}.",
-                hint="For example redis://127.0.0.1:6379/2 (see docs/EXPERIMENTS.md).",
-                id="stylerecs.E163",
-            )
-        )
-    key, chunk = value["IMPRESSIONS_BUFFER_KEY"], value["IMPRESSIONS_FLUSH_CHUNK"]
-    if not isinstance(key, str) or not key:
-        errors.append(
-            Error(
-                "STYLERECS['IMPRESSIONS_BUFFER_KEY'] must be a non-empty string.",
-                id="stylerecs.E164",
-            )
-        )
-    if not isinstance(chunk, int) or isinstance(chunk, bool) or chunk < 1:
-        errors.append(
-            Error(
-                f"STYLERECS['IMPRESSIONS_FLUSH_CHUNK'] must be a whole number, at least 1, "
-                f"not {chunk!r}.",
-                id="stylerecs.E164",
-            )
-        )
-    return errors
-
-
-SHOW_AGAIN_CHOICES = ("after_first_page", "always", "never")
-
-
-def _taste_errors(value: dict) -> list[Error]:
-    """The hybrid model's and the show-again policies' settings (ids E011-E013)."""
-    from .engine.taste_params import tuning_errors
-
-    errors = []
-    if value["SHOW_AGAIN_INTERACTED"] not in SHOW_AGAIN_CHOICES:
-        errors.append(
-            Error(
-                f"STYLERECS['SHOW_AGAIN_INTERACTED'] must be one of {SHOW_AGAIN_CHOICES}, "
-                f"not {value['SHOW_AGAIN_INTERACTED']!r}.",
-                id="stylerecs.E011",
-            )
-        )
-    for key in ("SHOW_AGAIN_PURCHASED", "SHOW_UNAVAILABLE"):
-        if not isinstance(value[key], bool):
-            errors.append(Error(f"STYLERECS[{key!r}] must be True or False.", id="stylerecs.E011"))
-    for key, least in (
-        ("FIRST_PAGE_SIZE", 0),
-        ("TASTE_MIN_EVENTS", 0),
-        ("TASTE_THREADS", 0),
-        ("TASTE_VALIDATION_FOLDS", 1),
-    ):
-        number = value[key]
-        if not isinstance(number, int) or isinstance(number, bool) or number < least:
-            kind = "a non-negative integer" if least == 0 else f"an integer >= {least}"
-            errors.append(
-                Error(f"STYLERECS[{key!r}] must be {kind}, not {number!r}.", id="stylerecs.E012")
-            )
-    fraction = value["TASTE_VALIDATION_FRACTION"]
-    if not _number(fraction) or not 0 < fraction < 0.5:
-        errors.append(
-            Error(
-                f"STYLERECS['TASTE_VALIDATION_FRACTION'] must be a number between 0 and 0.5, "
-                f"not {fraction!r}.",
-                id="stylerecs.E012",
-            )
-        )
-    for problem in tuning_errors(value["TASTE_TUNING"]):
-        errors.append(Error(f"STYLERECS['TASTE_TUNING']: {problem}", id="stylerecs.E013"))
     return errors

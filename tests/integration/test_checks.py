@@ -1,4 +1,4 @@
-"""System checks give coded errors for a misconfigured host (stylerecs/checks.py)."""
+"""System checks give coded errors for a misconfigured host (stylerecs/*checks.py)."""
 
 import pytest
 from django.core import checks

@@ -278,7 +278,7 @@ def test_quiz_and_product_page_log_impressions_and_honour_a_hidden_style(
 
 
 def test_experiment_settings_are_checked(settings):
-    from stylerecs.checks import check_experiment_settings
+    from stylerecs.experiment_checks import check_experiment_settings
 
     settings.STYLERECS = {
         **settings.STYLERECS,

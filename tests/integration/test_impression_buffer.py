@@ -216,7 +216,7 @@ def test_what_was_deleted_before_the_flush_is_not_written(buffered, start, shop)
 
 
 def test_the_buffer_settings_are_checked_and_beat_flushes(settings):
-    from stylerecs.checks import check_experiment_settings
+    from stylerecs.experiment_checks import check_experiment_settings
 
     settings.STYLERECS = {
         **settings.STYLERECS,
