@@ -287,7 +287,7 @@ def main(argv=None) -> None:
     args.blend_options = {"cf_weight": [0.3, 1.0], "visual_weight": [0.0, 0.15, 0.4],
                           "popularity_weight": [0.1, 0.5, 1.5],
                           "popularity_history": [2.0, 1000.0],
-                          "knn_weight": [0.0, 0.5, 2.0],
+                          "knn_weight": [0.0, 0.5, 2.0, 8.0],
                           "user_half_life_days": [7.0, 30.0],
                           "popularity_days": [7.0, 30.0]}  # fmt: skip
     if args.quick:

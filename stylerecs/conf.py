@@ -234,7 +234,7 @@ DEFAULTS: dict[str, Any] = {
             # 1000: popularity never fades (shops where most buy what is popular).
             "popularity_history": [2.0, 1000.0],
             # The item-item part (0: off); its neighbours per product: knn_neighbours.
-            "knn_weight": [0.0, 0.5, 2.0],
+            "knn_weight": [0.0, 0.5, 2.0, 8.0],
             # How fast a shopper's own events fade (tastes that drift: short).
             "user_half_life_days": [7.0, 30.0],
             # The popularity part's window: what sold this week, or this month.
