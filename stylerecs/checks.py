@@ -108,6 +108,15 @@ def check_settings(app_configs=None, **kwargs):
     return errors
 
 
+def host_settings() -> dict | None:
+    """The host's ``STYLERECS`` over the defaults; ``None`` when it is not a dict (which
+    :func:`check_settings` reports, stylerecs.E005)."""
+    user = getattr(settings, "STYLERECS", {})
+    if not isinstance(user, dict):
+        return None
+    return {key: user.get(key, DEFAULTS[key]) for key in DEFAULTS}
+
+
 def is_number(value) -> bool:
     """A real number (not a bool)."""
     return isinstance(value, int | float) and not isinstance(value, bool)
@@ -116,11 +125,11 @@ def is_number(value) -> bool:
 @register()
 def check_storefront_settings(app_configs=None, **kwargs):
     """The For-you page settings: the style affinity floor and the self-refresh."""
-    user = getattr(settings, "STYLERECS", {})
-    if not isinstance(user, dict):
+    value = host_settings()
+    if value is None:
         return []
     errors = []
-    floor = user.get("FOR_YOU_STYLE_MIN_AFFINITY", DEFAULTS["FOR_YOU_STYLE_MIN_AFFINITY"])
+    floor = value["FOR_YOU_STYLE_MIN_AFFINITY"]
     if not is_number(floor) or not -1 <= floor <= 1:
         errors.append(
             Error(
@@ -130,11 +139,11 @@ def check_storefront_settings(app_configs=None, **kwargs):
             )
         )
     for key, low in (("FOR_YOU_REFRESH_SECONDS", 1), ("FOR_YOU_REFRESH_MAX", 0)):
-        value = user.get(key, DEFAULTS[key])
-        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        number = value[key]
+        if not isinstance(number, int) or isinstance(number, bool) or number < low:
             errors.append(
                 Error(
-                    f"STYLERECS[{key!r}] must be an integer of at least {low}, not {value!r}.",
+                    f"STYLERECS[{key!r}] must be an integer of at least {low}, not {number!r}.",
                     id="stylerecs.E031",
                 )
             )
@@ -146,12 +155,12 @@ def check_rendition_settings(app_configs=None, **kwargs):
     """Widths, formats and qualities of the responsive renditions; AVIF support."""
     from .engine.renditions import FORMATS, avif_support
 
-    user = getattr(settings, "STYLERECS", {})
-    if not isinstance(user, dict):
+    value = host_settings()
+    if value is None:
         return []
-    widths = user.get("RENDITION_WIDTHS", DEFAULTS["RENDITION_WIDTHS"])
-    formats = user.get("RENDITION_FORMATS", DEFAULTS["RENDITION_FORMATS"])
-    quality = user.get("RENDITION_QUALITY", DEFAULTS["RENDITION_QUALITY"])
+    widths = value["RENDITION_WIDTHS"]
+    formats = value["RENDITION_FORMATS"]
+    quality = value["RENDITION_QUALITY"]
     errors = []
     if (
         not isinstance(widths, list | tuple)
@@ -196,7 +205,7 @@ def check_rendition_settings(app_configs=None, **kwargs):
                 id="stylerecs.E142",
             )
         )
-    speed = user.get("RENDITION_AVIF_SPEED", DEFAULTS["RENDITION_AVIF_SPEED"])
+    speed = value["RENDITION_AVIF_SPEED"]
     if not isinstance(speed, int) or isinstance(speed, bool) or not 0 <= speed <= 10:
         errors.append(
             Error(
@@ -204,7 +213,7 @@ def check_rendition_settings(app_configs=None, **kwargs):
                 id="stylerecs.E143",
             )
         )
-    age = user.get("CONTENT_ADDRESSED_MAX_AGE", DEFAULTS["CONTENT_ADDRESSED_MAX_AGE"])
+    age = value["CONTENT_ADDRESSED_MAX_AGE"]
     if not isinstance(age, int) or isinstance(age, bool) or age < 0:
         errors.append(
             Error(
@@ -230,10 +239,10 @@ def check_rendition_settings(app_configs=None, **kwargs):
 @register()
 def check_hardening_settings(app_configs=None, **kwargs):
     """The untrusted-input limits (stylerecs.middleware, stylerecs.api.parsers)."""
-    user = getattr(settings, "STYLERECS", {})
-    if not isinstance(user, dict):
+    value = host_settings()
+    if value is None:
         return []
-    depth = user.get("MAX_JSON_DEPTH", DEFAULTS["MAX_JSON_DEPTH"])
+    depth = value["MAX_JSON_DEPTH"]
     if not isinstance(depth, int) or isinstance(depth, bool) or not 2 <= depth <= 500:
         return [
             Error(
@@ -249,23 +258,23 @@ def check_hardening_settings(app_configs=None, **kwargs):
 @register()
 def check_quality_settings(app_configs=None, **kwargs):
     """The product-mask and quality-score settings, and the default stylizer."""
-    user = getattr(settings, "STYLERECS", {})
-    if not isinstance(user, dict):
+    value = host_settings()
+    if value is None:
         return []
     errors = []
-    if not isinstance(user.get("SCORE_VARIANTS", DEFAULTS["SCORE_VARIANTS"]), bool):
+    if not isinstance(value["SCORE_VARIANTS"], bool):
         errors.append(
             Error("STYLERECS['SCORE_VARIANTS'] must be True or False.", id="stylerecs.E111")
         )
-    upload_to = user.get("MASK_UPLOAD_TO", DEFAULTS["MASK_UPLOAD_TO"])
+    upload_to = value["MASK_UPLOAD_TO"]
     if not isinstance(upload_to, str) or not upload_to.strip("/"):
         errors.append(
             Error("STYLERECS['MASK_UPLOAD_TO'] must be a storage folder name.", id="stylerecs.E112")
         )
-    method = user.get("DEFAULT_METHOD", DEFAULTS["DEFAULT_METHOD"])
+    method = value["DEFAULT_METHOD"]
     from .weights import METHOD_WEIGHTS
 
-    known = {"auto", *METHOD_WEIGHTS, *user.get("STYLIZERS", {})}
+    known = {"auto", *METHOD_WEIGHTS, *value["STYLIZERS"]}
     if method not in known:
         errors.append(
             Error(

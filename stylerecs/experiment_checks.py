@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.core.checks import Error, register
 
-from .checks import is_number
-from .conf import DEFAULTS
+from .checks import host_settings, is_number
 
 
 @register()
 def check_experiment_settings(app_configs=None, **kwargs):
     """The experiment settings: switches are booleans, levels and windows in range."""
-    user = getattr(settings, "STYLERECS", {})
-    if not isinstance(user, dict):
+    value = host_settings()
+    if value is None:
         return []
-    value = {key: user.get(key, DEFAULTS[key]) for key in DEFAULTS}
     errors = []
     for key in ("IMPRESSIONS_ENABLED", "IMPRESSIONS_ASYNC_COMMIT", "GUARDRAIL_ENABLED"):
         if not isinstance(value[key], bool):

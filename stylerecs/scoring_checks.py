@@ -3,12 +3,10 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.core.checks import Error, register
 from django.utils.module_loading import import_string
 
-from .checks import is_number
-from .conf import DEFAULTS
+from .checks import host_settings, is_number
 
 
 @register()
@@ -19,10 +17,9 @@ def check_scoring_settings(app_configs=None, **kwargs):
 
     from .models import InteractionKind
 
-    user = getattr(settings, "STYLERECS", {})
-    if not isinstance(user, dict):
+    value = host_settings()
+    if value is None:
         return []
-    value = {key: user.get(key, DEFAULTS[key]) for key in DEFAULTS}
     errors = []
     weights = value["EVENT_WEIGHTS"]
     if not isinstance(weights, dict) or not all(is_number(w) for w in weights.values()):
