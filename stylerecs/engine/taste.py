@@ -30,7 +30,7 @@ from __future__ import annotations
 import io
 import json
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -38,7 +38,10 @@ from torch import Tensor
 
 from .taste_params import TasteParams
 
-__all__ = ["FORMAT", "ItemSide", "TasteModel", "TasteParams", "fit", "fold_in", "user_side"]
+__all__ = [
+    "FORMAT", "ItemSide", "TasteModel", "TasteParams", "fit", "fold_in", "item_side", "user_side",
+    "with_popularity",
+]  # fmt: skip
 
 FORMAT = "stylerecs-taste-v1"
 EPS = 1e-8
@@ -304,6 +307,14 @@ def item_side(
         knn_items=knn_items,
         knn_weights=knn_weights,
     )
+
+
+def with_popularity(items: ItemSide, popularity: Tensor) -> ItemSide:
+    """The same products with another popularity column (another window)."""
+    pop = popularity.float()
+    matrix = items.matrix.clone()
+    matrix[:, -1] = pop
+    return replace(items, popularity=pop, matrix=matrix)
 
 
 def _confidences(items: ItemSide, rows: Tensor, cols: Tensor, weights: Tensor, params):

@@ -29,6 +29,7 @@ __all__ = [
     "ShopperEvents",
     "demote_first_page",
     "first_page_order",
+    "neighbour_part",
     "pair_mask",
     "prepare",
     "recommend",
@@ -153,6 +154,31 @@ def _add_neighbours(scores, items: ItemSide, events, weights, history, where, *,
     scores.view(-1).index_add_(0, flat, value[ok].to(scores.dtype))
 
 
+def _scored(available: Tensor) -> tuple[Tensor, Tensor]:
+    """``(shown, where)``: the available products' rows, and each product's column
+    among them (-1: not scored)."""
+    shown = torch.nonzero(available).squeeze(1)
+    where = torch.full((available.shape[0],), -1, dtype=torch.long)
+    where[shown] = torch.arange(int(shown.shape[0]))
+    return shown, where
+
+
+def neighbour_part(
+    items: ItemSide, events: ShopperEvents, prepared: tuple, *, params: TasteParams,
+    available: Tensor,
+) -> Tensor:  # fmt: skip
+    """The item-item part of :func:`recommend` at ``knn_weight`` 1, as a dense (B,
+    available products) matrix. The tuning builds it once per batch and fold-in and
+    hands it to each blend (``recommend(neighbours=...)``), which adds its own weight
+    of it: one (B, P) add a blend instead of E x k scattered ones."""
+    shown, where = _scored(available)
+    _, taste, weights = prepared
+    unit = torch.zeros(events.n, int(shown.shape[0]))
+    _add_neighbours(unit, items, events, weights, taste.mass, where,
+                    params=params.but(knn_weight=1.0))  # fmt: skip
+    return unit
+
+
 def _pairs_in(rows: Tensor, items: Tensor, where: Tensor) -> tuple[Tensor, Tensor]:
     """(row, item) pairs as (row, column among the scored products), unscored dropped."""
     if not rows.numel():
@@ -174,15 +200,16 @@ def recommend(
     explicit_weight: float = 1.0,
     reasons: bool = True,
     prepared: tuple | None = None,
+    neighbours: Tensor | None = None,
 ) -> RankResult:
     """Top ``k`` products for each shopper of the batch, with reasons.
 
     ``style_visual`` (S, d) holds the styles in the model's visual space (for explicit
     preferences and "because you like ..." reasons). ``page`` is the first-page size of
     the demotion policy (0: no demotion). ``prepared`` is :func:`prepare`'s result for
-    this batch, when several blends are scored on the same fit (the tuning does).
+    this batch, when several blends are scored on the same fit (the tuning does), and
+    ``neighbours`` :func:`neighbour_part`'s for it and ``available``.
     """
-    n_items = items.matrix.shape[0]
     styles = style_visual if style_visual is not None else torch.zeros(0, items.visual.shape[1])
     if prepared is None:
         prepared = prepare(
@@ -191,13 +218,13 @@ def recommend(
     factors, taste, weights = prepared
     rows, parts = user_side(factors, taste.vectors, taste.mass, params=params)
     # Only available products are scored: no (B, P) masking pass, a smaller product.
-    shown = torch.nonzero(available).squeeze(1)
+    shown, where = _scored(available)
     n_shown = int(shown.shape[0])
-    where = torch.full((n_items,), -1, dtype=torch.long)
-    where[shown] = torch.arange(n_shown)
     scores = rows @ items.matrix[shown].T
-    neighbours = items.knn_items is not None and float(params.knn_weight) > 0
-    if neighbours:
+    with_knn = items.knn_items is not None and float(params.knn_weight) > 0
+    if with_knn and neighbours is not None:
+        scores.add_(neighbours, alpha=float(params.knn_weight))
+    elif with_knn:
         _add_neighbours(scores, items, events, weights, taste.mass, where, params=params)
     ex_rows, ex_cols = _pairs_in(events.exclude_rows, events.exclude_items, where)
     if ex_rows.numel():
@@ -225,7 +252,7 @@ def recommend(
         return RankResult(picked, picked_scores, empty, torch.full_like(picked, -1))
     # The item-item part of a pick: its score less the blend's matrix-product part.
     knn = torch.zeros(picked.shape)
-    if neighbours:
+    if with_knn:
         blend = torch.bmm(items.matrix[picked.clamp_min(0)], rows[:, :, None]).squeeze(2)
         knn = torch.where(picked >= 0, picked_scores - blend, knn).clamp_min(0)
     kind, ref = _reasons(picked, items, factors, taste.vectors, parts, styles, events.liked, knn)

@@ -18,9 +18,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .taste import TasteModel, TasteParams, fit, item_side
+from .taste import TasteModel, TasteParams, fit, item_side, with_popularity
 from .taste_params import BLEND_FIELDS
-from .taste_rank import ShopperEvents, prepare, recommend
+from .taste_rank import ShopperEvents, neighbour_part, prepare, recommend
 
 __all__ = [
     "EventLog",
@@ -208,22 +208,32 @@ def metrics_from_topk(
 ) -> Metrics:
     """recall@k (hits over min(k, relevant)), NDCG@k, catalogue coverage of the top k,
     and recall@k of the relevant products that had no events before the split."""
-    recalls, ndcgs, cold_hits, cold_total = [], [], 0, 0
+    if not len(relevant):
+        return Metrics(recall=0.0, ndcg=0.0, coverage=0.0, cold_recall=math.nan, users=0)
+    top = np.asarray(top, dtype=np.int64).reshape(len(relevant), -1)[:, :k]
+    sizes = np.array([len(rel) for rel in relevant], dtype=np.int64)
+    # Each (shopper row, product) pair as one key: hits by membership, no per-row loop.
+    rel_items = np.fromiter(itertools.chain.from_iterable(relevant), np.int64, int(sizes.sum()))
+    base = max(n_items, int(rel_items.max(initial=0)) + 1, int(top.max(initial=0)) + 1)
+    rel_keys = np.repeat(np.arange(len(relevant)), sizes) * base + rel_items
+    valid = top >= 0
+    hits = valid & np.isin(np.arange(len(relevant))[:, None] * base + top, rel_keys)
+    # A pick's place counts the valid picks before it (-1 padding takes no place).
+    places = np.cumsum(valid, axis=1) - 1
     discounts = 1 / np.log2(np.arange(2, k + 2))
-    for row, rel in zip(top, relevant, strict=True):
-        picks = [int(i) for i in row[:k] if i >= 0]
-        hits = [1.0 if i in rel else 0.0 for i in picks]
-        recalls.append(sum(hits) / min(k, len(rel)))
-        ideal = discounts[: min(k, len(rel))].sum()
-        ndcgs.append(float(np.dot(hits, discounts[: len(hits)])) / ideal)
-        cold = rel & cold_items
-        if cold:
-            cold_total += min(k, len(cold))
-            cold_hits += len(cold & set(picks))
-    shown = np.unique(top[:, :k][top[:, :k] >= 0]) if len(top) else np.zeros(0)
+    wanted = np.minimum(k, sizes).clip(1)
+    recalls = hits.sum(axis=1) / wanted
+    ndcgs = (hits * discounts[places.clip(0)]).sum(axis=1) / np.cumsum(discounts)[wanted - 1]
+    is_cold = np.zeros(base, dtype=bool)
+    is_cold[[i for i in cold_items if i < base]] = True
+    cold_total = int(np.minimum(k, np.bincount(np.repeat(np.arange(len(relevant)), sizes),
+                                               weights=is_cold[rel_items],
+                                               minlength=len(relevant))).sum())  # fmt: skip
+    cold_hits = int((hits & is_cold[top.clip(0)]).sum())
+    shown = np.unique(top[valid])
     return Metrics(
-        recall=float(np.mean(recalls)) if recalls else 0.0,
-        ndcg=float(np.mean(ndcgs)) if ndcgs else 0.0,
+        recall=float(recalls.mean()),
+        ndcg=float(ndcgs.mean()),
         coverage=len(shown) / max(n_items, 1),
         cold_recall=cold_hits / cold_total if cold_total else math.nan,
         users=len(relevant),
@@ -269,7 +279,8 @@ def evaluate_blends(
     min_weight: float = 1.0,
 ) -> list[Metrics]:
     """:func:`evaluate` for several blends of one fit: each batch's fold-in is done once
-    per shoppers' half-life, the popularity column once per window.
+    per shoppers' half-life, its item-item part once per half-life and neighbour count
+    (each blend adds its weight of it), the popularity column once per window.
 
     The blends may differ from ``model.params`` in :data:`BLEND_FIELDS` only.
     """
@@ -278,29 +289,44 @@ def evaluate_blends(
         if changed - BLEND_FIELDS:
             raise ValueError(f"not blend parameters: {sorted(changed - BLEND_FIELDS)}")
     users, relevant, cold = targets(before, after, min_weight=min_weight)
-    sides = {
-        days: item_side(
-            model,
-            item_keys=model.item_keys,
-            item_vectors=item_vectors,
-            popularity=popularity(before, now=now, days=days),
-        )
-        for days in sorted({float(b.popularity_days) for b in blends})
-    }
-    half_lives = sorted({float(b.user_half_life_days) for b in blends})
-    any_side = next(iter(sides.values()))
+    windows = sorted({float(b.popularity_days) for b in blends})
+    any_side = item_side(
+        model,
+        item_keys=model.item_keys,
+        item_vectors=item_vectors,
+        popularity=popularity(before, now=now, days=windows[0]),
+    )
+    sides = {windows[0]: any_side}
+    for days in windows[1:]:
+        sides[days] = with_popularity(any_side, popularity(before, now=now, days=days))
     grouped = _ByUser(before)
     tops = [np.full((len(users), k), -1, dtype=np.int64) for _ in blends]
     page = policy.page if policy.interacted == "after_first_page" else 0
+
+    # Blends that share a fold-in and an item-item part are scored one after another,
+    # so that only one batch's (B, P) item-item part is held at a time.
+    def shared(i: int) -> tuple:
+        b = blends[i]
+        return float(b.user_half_life_days), int(b.knn_neighbours), float(b.cf_history)
+
+    order = sorted(range(len(blends)), key=shared)
+    with_knn = any_side.knn_items is not None
     for start in range(0, len(users), chunk):
         batch = users[start : start + chunk]
         events = shopper_events(grouped, batch, now=now, policy=policy)
-        # The fold-in reads the item factors only: the same for every popularity window.
-        prepared = {
-            h: prepare(any_side, events, params=model.params.but(user_half_life_days=h))
-            for h in half_lives
-        }
-        for top, blend in zip(tops, blends, strict=True):
+        prepared, unit, unit_key = {}, None, None
+        for i in order:
+            blend = blends[i]
+            h = float(blend.user_half_life_days)
+            if h not in prepared:
+                # The fold-in reads the item factors only: one for every popularity window.
+                fold = model.params.but(user_half_life_days=h)
+                prepared = {h: prepare(any_side, events, params=fold)}
+            if with_knn and float(blend.knn_weight) > 0 and unit_key != shared(i):
+                unit_key, unit = shared(i), None  # the last one freed first
+                unit = neighbour_part(
+                    any_side, events, prepared[h], params=blend, available=available
+                )
             result = recommend(
                 sides[float(blend.popularity_days)],
                 events,
@@ -309,9 +335,10 @@ def evaluate_blends(
                 k=k,
                 page=page,
                 reasons=False,
-                prepared=prepared[float(blend.user_half_life_days)],
+                prepared=prepared[h],
+                neighbours=unit if float(blend.knn_weight) > 0 else None,
             )
-            top[start : start + len(batch)] = result.items.numpy()
+            tops[i][start : start + len(batch)] = result.items.numpy()
     return [
         metrics_from_topk(top, relevant, cold_items=cold, n_items=before.n_items, k=k)
         for top in tops
