@@ -1,6 +1,6 @@
 """Benchmark the hybrid taste model against tuned baselines on six families of shops.
 
-    python bench/recs.py [--shoppers 1000] [--products 400] [--seed 0] [--threads 2]
+    python bench/recs.py [--shoppers 1000] [--products 400] [--seeds 0,1,2] [--threads 2]
                          [--families visual,collaborative,...] [--folds 2] [--quick]
 
 Each family is a simulated shop: products have a *look* (one of 12 clusters, what a
@@ -20,6 +20,10 @@ carts, purchases, dislikes; 15% of events random) over 120 days.
   as the shop's tuning does), then refitted on the whole window and scored once on the
   test split. A hit is a like, cart or purchase in the test split of a product the
   shopper had not touched before; what they touched is kept out of every method's top 10.
+- Seeds: each seed simulates every family afresh (shop ``seed * 1000 + family``); the
+  last table is each method's mean recall@10 over the seeds, the figure the targets
+  are read from (one 1,000-shopper shop cannot tell 5% apart: its standard error is
+  about 0.011 on a recall near 0.1).
 - Methods: stylerecs (the engine's tune/fit/recommend, as the worker runs them; its
   blend, item-item part, shoppers' half-life and popularity window included, tuned
   over a grid like the shop's default), popularity (window tuned), implicit ALS
@@ -209,7 +213,7 @@ def metrics_of(before, after, top_for):
     return metrics_from_topk(top, relevant, cold_items=cold, n_items=before.n_items)
 
 
-def run_family(family, args, rng) -> list[list]:
+def run_family(family, args, rng):
     import torch
 
     from stylerecs.engine import scoring
@@ -242,6 +246,7 @@ def run_family(family, args, rng) -> list[list]:
                     available=available, policy=Policy())  # fmt: skip
     tuned = {k: v for k, v in result.params.as_dict().items() if k in args.tuned_keys}
     rows = [[family, "stylerecs", *_cells(ours), _short(tuned), f"{time.perf_counter() - t0:.0f}"]]
+    recall = {"stylerecs": ours.recall}
     for name in BASELINES:
         t0 = time.perf_counter()
         limit = 2 if args.quick else None  # --quick: the first two settings only
@@ -249,11 +254,12 @@ def run_family(family, args, rng) -> list[list]:
             name, train, test, metrics_of, args.threads, args.folds, limit
         )
         values = {k: v for k, v in values.items() if k != "kind" or name != "implicit ALS"}
+        recall[name] = score.recall
         rows.append([family, name, *_cells(score), _short(values),
                      f"{time.perf_counter() - t0:.0f}"])  # fmt: skip
     rows.append([family, "LightFM", "not built (no wheel; sdist fails to build)", "", "", "", "",
                  ""])  # fmt: skip
-    return rows, len(train), len(test), ours.users
+    return rows, recall, len(train), len(test), ours.users
 
 
 def _cells(m) -> list[str]:
@@ -269,7 +275,10 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shoppers", type=int, default=1000)
     parser.add_argument("--products", type=int, default=400)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--seeds",
+        help="comma-separated; every family is simulated per seed (default 0,1,2; --quick: 0)",
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--families", default=",".join(FAMILIES))
     parser.add_argument("--folds", type=int, default=2, help="validation folds of every method")
@@ -295,32 +304,56 @@ def main(argv=None) -> None:
         args.fit_options = {"factors": [16], "half_life_days": [30.0]}
         args.blend_options = {"visual_weight": [0.0, 0.3], "popularity_history": [2.0, 1000.0]}
     args.tuned_keys = set(args.fit_options) | set(args.blend_options)
-    rows = []
-    for n, family in enumerate(f.strip() for f in args.families.split(",")):
+    args.seeds = args.seeds or ("0" if args.quick else "0,1,2")
+    seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
+    families = [f.strip() for f in args.families.split(",")]
+    for family in families:
         if family not in FAMILIES:
             parser.error(f"unknown family {family!r}; families: {', '.join(FAMILIES)}")
-        family_rows, n_train, n_test, n_users = run_family(
-            family, args, np.random.default_rng(args.seed + n)
+    header = ["family", "method", "recall@10", "NDCG@10", "coverage", "cold recall@10",
+              "tuned setting", "s"]  # fmt: skip
+    recalls: dict[tuple[str, str], list[float]] = {}
+    for seed in seeds:
+        rows = []
+        for family in families:
+            n = FAMILIES.index(family)
+            family_rows, recall, n_train, n_test, n_users = run_family(
+                family, args, np.random.default_rng(seed * 1000 + n)
+            )
+            print(f"seed {seed}, {family}: {n_train:,} training events, {n_test:,} test "
+                  f"events, {n_users:,} shoppers with test targets", flush=True)  # fmt: skip
+            rows += family_rows
+            for method, value in recall.items():
+                recalls.setdefault((family, method), []).append(value)
+        table(
+            f"Seed {seed}. Hybrid taste model vs tuned baselines: {args.shoppers:,} shoppers "
+            f"x {args.products:,} products per family, test split from day {TEST_FROM:g} of "
+            f"{DAYS:g}; tuned on a validation split inside the training window",
+            header,
+            rows,
         )
-        print(f"{family}: {n_train:,} training events, {n_test:,} test events, "
-              f"{n_users:,} shoppers with test targets", flush=True)  # fmt: skip
-        rows += family_rows
-    table(
-        f"Hybrid taste model vs tuned baselines: {args.shoppers:,} shoppers x "
-        f"{args.products:,} products per family, test split from day {TEST_FROM:g} of "
-        f"{DAYS:g}; tuned on a validation split inside the training window",
-        [
-            "family",
-            "method",
-            "recall@10",
-            "NDCG@10",
-            "coverage",
-            "cold recall@10",
-            "tuned setting",
-            "s",
-        ],  # fmt: skip
-        rows,
-    )
+    table(f"Mean recall@10 over {len(seeds)} seed(s) ({args.seeds})", SUMMARY, summary(recalls))
+
+
+SUMMARY = ["family", "stylerecs", "popularity", "implicit ALS", "implicit item-kNN",
+           "best baseline", "vs best", "target", "met"]  # fmt: skip
+# What the issue asks per family: ahead by at least this much (negative: within).
+TARGETS = {"visual": 0.10, "collaborative": -0.05, "mixed": 0.10, "cold start": 0.10,
+           "popularity": -0.05, "drift": 0.10}  # fmt: skip
+
+
+def summary(recalls: dict[tuple[str, str], list[float]]) -> list[list]:
+    """One row per family: each method's mean recall@10, ours against the best baseline."""
+    rows = []
+    for family in dict.fromkeys(f for f, _ in recalls):
+        means = {m: float(np.mean(v)) for (f, m), v in recalls.items() if f == family}
+        best = max((m for m in means if m != "stylerecs"), key=means.get)
+        ratio = means["stylerecs"] / means[best] - 1 if means[best] else float("inf")
+        target = TARGETS[family]
+        rows.append([family, *(f"{means[m]:.4f}" for m in SUMMARY[1:5]), best,
+                     f"{ratio:+.1%}", f"{target:+.0%}" if target > 0 else f"within {-target:.0%}",
+                     "yes" if ratio >= target else "no"])  # fmt: skip
+    return rows
 
 
 if __name__ == "__main__":
