@@ -3,14 +3,13 @@
 The self-tuning job (stylerecs/services/taste_training.py) and bench/recs.py both call
 :func:`tune`: it holds out the most recent events of the log it is given, fits each
 candidate on the rest, ranks with :func:`stylerecs.engine.taste_rank.recommend` exactly
-as the shop serves, and keeps the setting with the best recall@10. It never sees
+as the shop serves, and keeps the setting that validates best (its recall@10 with its
+grid neighbours': stylerecs/engine/taste_validation.py). It never sees
 anything but the log it is given: a caller with a test split keeps it to itself.
 """
 
 from __future__ import annotations
 
-import itertools
-import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -21,6 +20,7 @@ from torch import Tensor
 from .taste import TasteModel, TasteParams, fit, item_side, with_popularity
 from .taste_params import BLEND_FIELDS
 from .taste_rank import ShopperEvents, neighbour_part, prepare, recommend
+from .taste_validation import Metrics, choose, grid, metrics_from_topk, targets
 
 __all__ = [
     "EventLog",
@@ -30,10 +30,12 @@ __all__ = [
     "evaluate",
     "evaluate_blends",
     "fit_log",
+    "grid",
     "metrics_from_topk",
     "popularity",
     "shopper_events",
     "time_folds",
+    "targets",
     "time_split",
     "tune",
 ]
@@ -77,30 +79,16 @@ class Policy:
 
 
 @dataclass
-class Metrics:
-    recall: float
-    ndcg: float
-    coverage: float
-    cold_recall: float
-    users: int
-
-    def as_dict(self) -> dict:
-        return {
-            "recall@10": round(self.recall, 4),
-            "ndcg@10": round(self.ndcg, 4),
-            "coverage": round(self.coverage, 4),
-            # None (JSON null), not NaN, when no held-out product was new.
-            "cold_recall@10": None if math.isnan(self.cold_recall) else round(self.cold_recall, 4),
-            "users": self.users,
-        }
-
-
-@dataclass
 class TuneResult:
     params: TasteParams
     metrics: Metrics
     cutoff: float
     trials: list[dict] = field(default_factory=list)
+    # Every setting tried, in the trials' order, with its exact validation figures (the
+    # mean over the folds): what :func:`choose` chose from.
+    settings: list[TasteParams] = field(default_factory=list)
+    recalls: list[float] = field(default_factory=list)
+    ndcgs: list[float] = field(default_factory=list)
 
 
 def time_split(log: EventLog, *, holdout_fraction: float) -> tuple[EventLog, EventLog, float]:
@@ -203,61 +191,6 @@ def shopper_events(
     )
 
 
-def metrics_from_topk(
-    top: np.ndarray, relevant: list[set], *, cold_items: set, n_items: int, k: int = 10
-) -> Metrics:
-    """recall@k (hits over min(k, relevant)), NDCG@k, catalogue coverage of the top k,
-    and recall@k of the relevant products that had no events before the split."""
-    if not len(relevant):
-        return Metrics(recall=0.0, ndcg=0.0, coverage=0.0, cold_recall=math.nan, users=0)
-    top = np.asarray(top, dtype=np.int64).reshape(len(relevant), -1)[:, :k]
-    sizes = np.array([len(rel) for rel in relevant], dtype=np.int64)
-    # Each (shopper row, product) pair as one key: hits by membership, no per-row loop.
-    rel_items = np.fromiter(itertools.chain.from_iterable(relevant), np.int64, int(sizes.sum()))
-    base = max(n_items, int(rel_items.max(initial=0)) + 1, int(top.max(initial=0)) + 1)
-    rel_keys = np.repeat(np.arange(len(relevant)), sizes) * base + rel_items
-    valid = top >= 0
-    hits = valid & np.isin(np.arange(len(relevant))[:, None] * base + top, rel_keys)
-    # A pick's place counts the valid picks before it (-1 padding takes no place).
-    places = np.cumsum(valid, axis=1) - 1
-    discounts = 1 / np.log2(np.arange(2, k + 2))
-    wanted = np.minimum(k, sizes).clip(1)
-    recalls = hits.sum(axis=1) / wanted
-    ndcgs = (hits * discounts[places.clip(0)]).sum(axis=1) / np.cumsum(discounts)[wanted - 1]
-    is_cold = np.zeros(base, dtype=bool)
-    is_cold[[i for i in cold_items if i < base]] = True
-    cold_total = int(np.minimum(k, np.bincount(np.repeat(np.arange(len(relevant)), sizes),
-                                               weights=is_cold[rel_items],
-                                               minlength=len(relevant))).sum())  # fmt: skip
-    cold_hits = int((hits & is_cold[top.clip(0)]).sum())
-    shown = np.unique(top[valid])
-    return Metrics(
-        recall=float(recalls.mean()),
-        ndcg=float(ndcgs.mean()),
-        coverage=len(shown) / max(n_items, 1),
-        cold_recall=cold_hits / cold_total if cold_total else math.nan,
-        users=len(relevant),
-    )
-
-
-def targets(
-    before: EventLog, after: EventLog, *, min_weight: float = 1.0
-) -> tuple[np.ndarray, list[set], set]:
-    """Shoppers to evaluate, the products each engaged with after the split (an event
-    weighing at least ``min_weight``: a like, cart or purchase, not a view) and had not
-    touched before it, and the products nobody touched before it."""
-    touched = set(zip(before.user.tolist(), before.item.tolist(), strict=True))
-    relevant: dict[int, set] = {}
-    for u, i, w in zip(
-        after.user.tolist(), after.item.tolist(), after.weight.tolist(), strict=True
-    ):
-        if w >= min_weight and (u, i) not in touched:
-            relevant.setdefault(u, set()).add(i)
-    users = np.array(sorted(relevant), dtype=np.int64)
-    cold = set(range(before.n_items)) - set(before.item.tolist())
-    return users, [relevant[u] for u in users.tolist()], cold
-
-
 def evaluate(model: TasteModel, before: EventLog, after: EventLog, **options) -> Metrics:
     """Rank the shoppers of ``after`` from ``before`` alone, as the shop would, and score
     it (options as :func:`evaluate_blends`)."""
@@ -345,12 +278,6 @@ def evaluate_blends(
     ]
 
 
-def grid(options: dict[str, Iterable]) -> list[dict]:
-    """Every combination of the options."""
-    keys = list(options)
-    return [dict(zip(keys, values, strict=True)) for values in itertools.product(*options.values())]
-
-
 def time_folds(
     log: EventLog, *, holdout_fraction: float, folds: int
 ) -> list[tuple[EventLog, EventLog, float]]:
@@ -381,12 +308,14 @@ def tune(
     policy: Policy | None = None,
     threads: int = 1,
     progress: Callable[[int, int], None] | None = None,
+    selection: str = "smoothed",
 ) -> TuneResult:
     """Best params on time-based validation splits of ``log``: the most recent
     ``holdout_fraction`` of its events, and with ``folds`` > 1 as many earlier windows
-    (:func:`time_folds`). The best mean recall@10 over the folds wins, then NDCG@10: on
-    a few hundred shoppers one window's recall is noisy, and a large grid picks its
-    noise. The result's metrics are the most recent fold's.
+    (:func:`time_folds`). Each setting's validation recall@10 is its mean over the folds
+    (on a few hundred shoppers one window's recall is noisy, and a large grid picks its
+    noise); :func:`choose` picks by it (``selection``). The result's metrics are the
+    most recent fold's.
 
     Each combination of ``fit_options`` is fitted once per fold; the blend options
     (:data:`BLEND_FIELDS`), which need no refit, are all scored against it. Unless
@@ -395,14 +324,13 @@ def tune(
     policy = policy or Policy()
     splits = time_folds(log, holdout_fraction=holdout_fraction, folds=folds)
     fits, blends = grid(fit_options), grid(blend_options)
-    best: tuple | None = None
-    trials = []
+    trials, settings, first_fold, recalls, ndcgs = [], [], [], [], []
     follow = "user_half_life_days" not in set(fit_options) | set(blend_options)
     for n, fit_values in enumerate(fits):
         params = base.but(**fit_values)
         if follow:  # not searched: the shoppers' events fade as the fit's do
             params = params.but(user_half_life_days=params.half_life_days)
-        settings = [params.but(**values) for values in blends]
+        fit_settings = [params.but(**values) for values in blends]
         per_fold = []
         for before, after, cutoff in splits:
             model = fit_log(
@@ -416,7 +344,7 @@ def tune(
             per_fold.append(
                 evaluate_blends(
                     model,
-                    settings,
+                    fit_settings,
                     before,
                     after,
                     now=cutoff,
@@ -427,15 +355,28 @@ def tune(
             )
             if progress:
                 progress(n * len(splits) + len(per_fold), len(fits) * len(splits))
-        for i, (blend_values, setting) in enumerate(zip(blends, settings, strict=True)):
+        for i, (blend_values, setting) in enumerate(zip(blends, fit_settings, strict=True)):
             scored = [fold[i] for fold in per_fold]
-            recall = float(np.mean([m.recall for m in scored]))
-            ndcg = float(np.mean([m.ndcg for m in scored]))
+            recalls.append(float(np.mean([m.recall for m in scored])))
+            ndcgs.append(float(np.mean([m.ndcg for m in scored])))
             trial = {**fit_values, **blend_values, **scored[0].as_dict()}
             if len(scored) > 1:
-                trial["mean_recall@10"] = round(recall, 4)
+                trial["mean_recall@10"] = round(recalls[-1], 4)
             trials.append(trial)
-            if best is None or (recall, ndcg) > best[0]:
-                best = ((recall, ndcg), setting, scored[0])
-    assert best is not None
-    return TuneResult(params=best[1], metrics=best[2], cutoff=splits[0][2], trials=trials)
+            settings.append(setting)
+            first_fold.append(scored[0])
+    # The grid's product order: fits outer, blends inner (as the trials are).
+    options = [*fit_options.values(), *blend_options.values()]
+    at, near = choose(recalls, ndcgs, options, selection=selection)
+    if near is not None:
+        for trial, value in zip(trials, near, strict=True):
+            trial["neighbour_recall@10"] = round(float(value), 4)
+    return TuneResult(
+        params=settings[at],
+        metrics=first_fold[at],
+        cutoff=splits[0][2],
+        trials=trials,
+        settings=settings,
+        recalls=recalls,
+        ndcgs=ndcgs,
+    )

@@ -30,6 +30,7 @@ from stylerecs.engine.taste_tuning import (
     time_split,
     tune,
 )
+from stylerecs.engine.taste_validation import choose, grid_neighbour_mean
 
 pytest.importorskip("implicit")
 
@@ -348,6 +349,28 @@ def test_metrics_count_hits_places_and_cold_products():
     assert m.coverage == pytest.approx(7 / 10) and m.users == 2
     empty = metrics_from_topk(np.zeros((0, 4), int), [], cold_items=set(), n_items=10, k=4)
     assert empty.users == 0 and empty.recall == 0.0
+
+
+def test_grid_neighbours_are_one_step_on_one_option_in_sorted_order():
+    """Options given unsorted: [2, 1] x [5, 3, 4]; grid order (2,5) (2,3) (2,4) (1,5)..."""
+    near = grid_neighbour_mean(np.arange(6.0), [[2, 1], [5, 3, 4]])
+    # (2,5): itself, (1,5) and (2,4), the next value below 5; (2,4): (1,4), (2,3), (2,5).
+    assert near[0] == pytest.approx((0 + 3 + 2) / 3)
+    assert near[2] == pytest.approx((2 + 5 + 1 + 0) / 4)
+
+
+def test_smoothed_choice_prefers_a_plateau_to_a_lucky_spike():
+    """A 3 x 3 grid: one setting validates best alone, its neighbours poorly; a row of
+    settings a little below it all do well. "best" takes the spike, "smoothed" the
+    plateau's middle."""
+    recall = np.array([[0.05, 0.20, 0.05], [0.05, 0.05, 0.05], [0.17, 0.18, 0.17]]).ravel()
+    ndcg = list(recall)
+    options = [[1, 2, 3], [10, 20, 30]]
+    assert choose(list(recall), ndcg, options, selection="best") == (1, None)
+    at, near = choose(list(recall), ndcg, options, selection="smoothed")
+    assert at == 7 and near[7] == pytest.approx((0.18 + 0.17 + 0.17 + 0.05) / 4)
+    with pytest.raises(ValueError, match="selection"):
+        choose(list(recall), ndcg, options, selection="luck")
 
 
 def _one_shopper(side, *, kinds: dict[int, float], bought=(), policy=None, k=30):
