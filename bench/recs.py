@@ -315,7 +315,7 @@ def main(argv=None) -> None:
                           "popularity_weight": [0.1, 0.5, 1.5],
                           "popularity_history": [2.0, 1000.0],
                           "knn_weight": [0.0, 0.5, 2.0, 8.0],
-                          "user_half_life_days": [7.0, 30.0],
+                          "user_half_life_days": HALF_LIVES,
                           "popularity_days": [7.0, 30.0]}  # fmt: skip
     if args.quick:
         args.shoppers, args.products = 300, 120

@@ -235,8 +235,9 @@ DEFAULTS: dict[str, Any] = {
             "popularity_history": [2.0, 1000.0],
             # The item-item part (0: off); its neighbours per product: knn_neighbours.
             "knn_weight": [0.0, 0.5, 2.0, 8.0],
-            # How fast a shopper's own events fade (tastes that drift: short).
-            "user_half_life_days": [7.0, 30.0],
+            # How fast a shopper's own events fade (tastes that drift: short; 1000:
+            # a shopper's whole history counts, for tastes that stay).
+            "user_half_life_days": [7.0, 30.0, 1000.0],
             # The popularity part's window: what sold this week, or this month.
             "popularity_days": [7.0, 30.0],
         },
