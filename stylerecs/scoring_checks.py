@@ -126,6 +126,7 @@ def _taste_errors(value: dict) -> list[Error]:
         ("TASTE_MIN_EVENTS", 0),
         ("TASTE_THREADS", 0),
         ("TASTE_VALIDATION_FOLDS", 1),
+        ("TASTE_VALIDATION_SHOPPERS", 1),
     ):
         number = value[key]
         if not isinstance(number, int) or isinstance(number, bool) or number < least:

@@ -210,18 +210,24 @@ def evaluate_blends(
     k: int = 10,
     chunk: int = 2048,
     min_weight: float = 1.0,
+    max_users: int | None = None,
 ) -> list[Metrics]:
     """:func:`evaluate` for several blends of one fit: each batch's fold-in is done once
     per shoppers' half-life, its item-item part once per half-life and neighbour count
     (each blend adds its weight of it), the popularity column once per window.
 
-    The blends may differ from ``model.params`` in :data:`BLEND_FIELDS` only.
+    The blends may differ from ``model.params`` in :data:`BLEND_FIELDS` only. With
+    ``max_users``, at most that many shoppers are scored: a fixed random sample (the
+    same for every blend and every call on the same log) of those with targets.
     """
     for blend in blends:
         changed = {f for f, v in blend.as_dict().items() if v != getattr(model.params, f)}
         if changed - BLEND_FIELDS:
             raise ValueError(f"not blend parameters: {sorted(changed - BLEND_FIELDS)}")
     users, relevant, cold = targets(before, after, min_weight=min_weight)
+    if max_users is not None and len(users) > max_users:
+        keep = np.sort(np.random.default_rng(0).choice(len(users), max_users, replace=False))
+        users, relevant = users[keep], [relevant[i] for i in keep.tolist()]
     windows = sorted({float(b.popularity_days) for b in blends})
     any_side = item_side(
         model,
@@ -309,6 +315,7 @@ def tune(
     threads: int = 1,
     progress: Callable[[int, int], None] | None = None,
     selection: str = "smoothed",
+    max_users: int | None = None,
 ) -> TuneResult:
     """Best params on time-based validation splits of ``log``: the most recent
     ``holdout_fraction`` of its events, and with ``folds`` > 1 as many earlier windows
@@ -320,6 +327,7 @@ def tune(
     Each combination of ``fit_options`` is fitted once per fold; the blend options
     (:data:`BLEND_FIELDS`), which need no refit, are all scored against it. Unless
     ``user_half_life_days`` is searched, it follows each fit's ``half_life_days``.
+    ``max_users`` caps the shoppers scored per window (:func:`evaluate_blends`).
     """
     policy = policy or Policy()
     splits = time_folds(log, holdout_fraction=holdout_fraction, folds=folds)
@@ -351,6 +359,7 @@ def tune(
                     item_vectors=item_vectors,
                     available=available,
                     policy=policy,
+                    max_users=max_users,
                 )
             )
             if progress:

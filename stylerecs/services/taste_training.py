@@ -155,6 +155,7 @@ def _train(record: TrainedTasteModel, progress: Progress | None) -> None:
         if progress:
             progress(step, steps + 2)
 
+    cap = int(stylerecs_settings.TASTE_VALIDATION_SHOPPERS)
     before_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
@@ -171,6 +172,7 @@ def _train(record: TrainedTasteModel, progress: Progress | None) -> None:
             policy=policy,
             threads=threads,
             progress=tuned,
+            max_users=cap,
         )
         before, after, cutoff = time_split(log, holdout_fraction=fraction)
 
@@ -191,6 +193,7 @@ def _train(record: TrainedTasteModel, progress: Progress | None) -> None:
                 item_vectors=items,
                 available=available,
                 policy=policy,
+                max_users=cap,
             ).as_dict()
 
         best = result.params

@@ -336,6 +336,25 @@ def test_blends_scored_together_equal_each_scored_alone():
     assert len({m.recall for m in together}) > 4
 
 
+def test_validation_scores_at_most_max_users_shoppers_the_same_sample_each_time():
+    """A cap on the shoppers scored bounds the tuning's cost on a big shop: 400
+    shoppers with held-out events, 120 scored, the same 120 for every call and blend."""
+    log, vectors, _, _ = shop(seed=6, looks_follow_groups=True)
+    before, after, cut = time_split(log, holdout_fraction=0.25)
+    params = TasteParams(factors=8)
+    model = fit_log(before, now=cut, params=params, item_keys=keys(120), item_vectors=vectors)
+    args = dict(now=cut, item_vectors=vectors, available=everyone(120), policy=Policy())
+    blends = [params, params.but(visual_weight=0.0)]
+    everybody = evaluate_blends(model, blends, before, after, **args)
+    capped = evaluate_blends(model, blends, before, after, max_users=120, **args)
+    again = evaluate_blends(model, blends[::-1], before, after, max_users=120, **args)[::-1]
+    assert everybody[0].users > 120 and [m.users for m in capped] == [120, 120]
+    assert [m.recall for m in capped] == [m.recall for m in again]
+    assert capped[0].recall != everybody[0].recall  # a sample, not everyone
+    wide = evaluate_blends(model, blends, before, after, max_users=10_000, **args)
+    assert [m.recall for m in wide] == [m.recall for m in everybody]
+
+
 def test_metrics_count_hits_places_and_cold_products():
     """Two shoppers; -1 pads a list; product 5 had no events before the split."""
     top = np.array([[1, 5, -1, 7], [2, 3, 4, 6]])
