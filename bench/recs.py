@@ -224,7 +224,7 @@ def run_family(family, args, rng):
 
     from stylerecs.engine import scoring
     from stylerecs.engine.taste import TasteParams
-    from stylerecs.engine.taste_tuning import Policy, evaluate, fit_log, tune
+    from stylerecs.engine.taste_tuning import Policy, Window, evaluate, fit_log, tune
     from stylerecs.engine.taste_validation import choose
 
     log, raw = simulate(family, args.shoppers, args.products, rng)
@@ -247,11 +247,13 @@ def run_family(family, args, rng):
     )
     seconds = time.perf_counter() - t0
 
+    held_out = Window(train, test, now=TEST_FROM)
+
     def tested(params):
         model = fit_log(train, now=TEST_FROM, params=params, item_keys=keys,
                         item_vectors=vectors, threads=args.threads)  # fmt: skip
-        return evaluate(model, train, test, now=TEST_FROM, item_vectors=vectors,
-                        available=available, policy=Policy())  # fmt: skip
+        return evaluate(model, held_out, item_vectors=vectors, available=available,
+                        policy=Policy())  # fmt: skip
 
     ours = tested(result.params)
     tuned = {k: v for k, v in result.params.as_dict().items() if k in args.tuned_keys}

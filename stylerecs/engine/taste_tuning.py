@@ -27,6 +27,7 @@ __all__ = [
     "Metrics",
     "Policy",
     "TuneResult",
+    "Window",
     "evaluate",
     "evaluate_blends",
     "fit_log",
@@ -82,13 +83,18 @@ class Policy:
 class TuneResult:
     params: TasteParams
     metrics: Metrics
-    cutoff: float
+    window: Window  # the most recent validation window (``metrics`` are its)
     trials: list[dict] = field(default_factory=list)
     # Every setting tried, in the trials' order, with its exact validation figures (the
     # mean over the folds): what :func:`choose` chose from.
     settings: list[TasteParams] = field(default_factory=list)
     recalls: list[float] = field(default_factory=list)
     ndcgs: list[float] = field(default_factory=list)
+
+    @property
+    def cutoff(self) -> float:
+        """Where the most recent validation window begins (days)."""
+        return self.window.now
 
 
 def time_split(log: EventLog, *, holdout_fraction: float) -> tuple[EventLog, EventLog, float]:
@@ -191,54 +197,76 @@ def shopper_events(
     )
 
 
-def evaluate(model: TasteModel, before: EventLog, after: EventLog, **options) -> Metrics:
-    """Rank the shoppers of ``after`` from ``before`` alone, as the shop would, and score
-    it (options as :func:`evaluate_blends`)."""
-    return evaluate_blends(model, [model.params], before, after, **options)[0]
+class Window:
+    """One validation split and what scoring any fit on it reads, computed once: the
+    shoppers with targets (at most ``max_users`` of them: a fixed random sample, the same
+    on every call), their held-out products, the events grouped by shopper and the
+    popularity column of each window length. :func:`tune` scores every fit of its grid
+    on the same windows."""
+
+    def __init__(
+        self,
+        before: EventLog,
+        after: EventLog,
+        *,
+        now: float,
+        min_weight: float = 1.0,
+        max_users: int | None = None,
+    ):
+        self.before, self.after, self.now = before, after, float(now)
+        users, relevant, self.cold = targets(before, after, min_weight=min_weight)
+        if max_users is not None and len(users) > max_users:
+            keep = np.sort(np.random.default_rng(0).choice(len(users), max_users, replace=False))
+            users, relevant = users[keep], [relevant[i] for i in keep.tolist()]
+        self.users, self.relevant = users, relevant
+        self.grouped = _ByUser(before)
+        self._popularity: dict[float, Tensor] = {}
+
+    def popularity(self, days: float) -> Tensor:
+        days = float(days)
+        if days not in self._popularity:
+            self._popularity[days] = popularity(self.before, now=self.now, days=days)
+        return self._popularity[days]
+
+
+def evaluate(model: TasteModel, window: Window, **options) -> Metrics:
+    """Rank the shoppers of ``window`` from its events before the split alone, as the
+    shop would, and score it (options as :func:`evaluate_blends`)."""
+    return evaluate_blends(model, [model.params], window, **options)[0]
 
 
 def evaluate_blends(
     model: TasteModel,
     blends: list[TasteParams],
-    before: EventLog,
-    after: EventLog,
+    window: Window,
     *,
-    now: float,
     item_vectors: Tensor,
     available: Tensor,
     policy: Policy,
     k: int = 10,
     chunk: int = 2048,
-    min_weight: float = 1.0,
-    max_users: int | None = None,
 ) -> list[Metrics]:
     """:func:`evaluate` for several blends of one fit: each batch's fold-in is done once
     per shoppers' half-life, its item-item part once per half-life and neighbour count
     (each blend adds its weight of it), the popularity column once per window.
 
-    The blends may differ from ``model.params`` in :data:`BLEND_FIELDS` only. With
-    ``max_users``, at most that many shoppers are scored: a fixed random sample (the
-    same for every blend and every call on the same log) of those with targets.
+    The blends may differ from ``model.params`` in :data:`BLEND_FIELDS` only.
     """
     for blend in blends:
         changed = {f for f, v in blend.as_dict().items() if v != getattr(model.params, f)}
         if changed - BLEND_FIELDS:
             raise ValueError(f"not blend parameters: {sorted(changed - BLEND_FIELDS)}")
-    users, relevant, cold = targets(before, after, min_weight=min_weight)
-    if max_users is not None and len(users) > max_users:
-        keep = np.sort(np.random.default_rng(0).choice(len(users), max_users, replace=False))
-        users, relevant = users[keep], [relevant[i] for i in keep.tolist()]
+    users, relevant, before = window.users, window.relevant, window.before
     windows = sorted({float(b.popularity_days) for b in blends})
     any_side = item_side(
         model,
         item_keys=model.item_keys,
         item_vectors=item_vectors,
-        popularity=popularity(before, now=now, days=windows[0]),
+        popularity=window.popularity(windows[0]),
     )
     sides = {windows[0]: any_side}
     for days in windows[1:]:
-        sides[days] = with_popularity(any_side, popularity(before, now=now, days=days))
-    grouped = _ByUser(before)
+        sides[days] = with_popularity(any_side, window.popularity(days))
     tops = [np.full((len(users), k), -1, dtype=np.int64) for _ in blends]
     page = policy.page if policy.interacted == "after_first_page" else 0
 
@@ -252,20 +280,18 @@ def evaluate_blends(
     with_knn = any_side.knn_items is not None
     for start in range(0, len(users), chunk):
         batch = users[start : start + chunk]
-        events = shopper_events(grouped, batch, now=now, policy=policy)
-        prepared, unit, unit_key = {}, None, None
+        events = shopper_events(window.grouped, batch, now=window.now, policy=policy)
+        prepared, prepared_for, unit, unit_key = None, None, None, None
         for i in order:
             blend = blends[i]
             h = float(blend.user_half_life_days)
-            if h not in prepared:
+            if h != prepared_for:
                 # The fold-in reads the item factors only: one for every popularity window.
-                fold = model.params.but(user_half_life_days=h)
-                prepared = {h: prepare(any_side, events, params=fold)}
+                prepared_for, prepared = h, None  # the last one freed first
+                prepared = prepare(any_side, events, params=model.params.but(user_half_life_days=h))
             if with_knn and float(blend.knn_weight) > 0 and unit_key != shared(i):
-                unit_key, unit = shared(i), None  # the last one freed first
-                unit = neighbour_part(
-                    any_side, events, prepared[h], params=blend, available=available
-                )
+                unit_key, unit = shared(i), None
+                unit = neighbour_part(any_side, events, prepared, params=blend, available=available)
             result = recommend(
                 sides[float(blend.popularity_days)],
                 events,
@@ -274,12 +300,12 @@ def evaluate_blends(
                 k=k,
                 page=page,
                 reasons=False,
-                prepared=prepared[h],
+                prepared=prepared,
                 neighbours=unit if float(blend.knn_weight) > 0 else None,
             )
             tops[i][start : start + len(batch)] = result.items.numpy()
     return [
-        metrics_from_topk(top, relevant, cold_items=cold, n_items=before.n_items, k=k)
+        metrics_from_topk(top, relevant, cold_items=window.cold, n_items=before.n_items, k=k)
         for top in tops
     ]
 
@@ -327,10 +353,13 @@ def tune(
     Each combination of ``fit_options`` is fitted once per fold; the blend options
     (:data:`BLEND_FIELDS`), which need no refit, are all scored against it. Unless
     ``user_half_life_days`` is searched, it follows each fit's ``half_life_days``.
-    ``max_users`` caps the shoppers scored per window (:func:`evaluate_blends`).
+    ``max_users`` caps the shoppers scored per window (:class:`Window`).
     """
     policy = policy or Policy()
-    splits = time_folds(log, holdout_fraction=holdout_fraction, folds=folds)
+    windows = [
+        Window(before, after, now=cutoff, max_users=max_users)
+        for before, after, cutoff in time_folds(log, holdout_fraction=holdout_fraction, folds=folds)
+    ]
     fits, blends = grid(fit_options), grid(blend_options)
     trials, settings, first_fold, recalls, ndcgs = [], [], [], [], []
     follow = "user_half_life_days" not in set(fit_options) | set(blend_options)
@@ -340,10 +369,10 @@ def tune(
             params = params.but(user_half_life_days=params.half_life_days)
         fit_settings = [params.but(**values) for values in blends]
         per_fold = []
-        for before, after, cutoff in splits:
+        for window in windows:
             model = fit_log(
-                before,
-                now=cutoff,
+                window.before,
+                now=window.now,
                 params=params,
                 item_keys=item_keys,
                 item_vectors=item_vectors,
@@ -353,17 +382,14 @@ def tune(
                 evaluate_blends(
                     model,
                     fit_settings,
-                    before,
-                    after,
-                    now=cutoff,
+                    window,
                     item_vectors=item_vectors,
                     available=available,
                     policy=policy,
-                    max_users=max_users,
                 )
             )
             if progress:
-                progress(n * len(splits) + len(per_fold), len(fits) * len(splits))
+                progress(n * len(windows) + len(per_fold), len(fits) * len(windows))
         for i, (blend_values, setting) in enumerate(zip(blends, fit_settings, strict=True)):
             scored = [fold[i] for fold in per_fold]
             recalls.append(float(np.mean([m.recall for m in scored])))
@@ -383,7 +409,7 @@ def tune(
     return TuneResult(
         params=settings[at],
         metrics=first_fold[at],
-        cutoff=splits[0][2],
+        window=windows[0],
         trials=trials,
         settings=settings,
         recalls=recalls,

@@ -48,7 +48,8 @@ def metrics_from_topk(
     # Each (shopper row, product) pair as one key: hits by membership, no per-row loop.
     rel_items = np.fromiter(itertools.chain.from_iterable(relevant), np.int64, int(sizes.sum()))
     base = max(n_items, int(rel_items.max(initial=0)) + 1, int(top.max(initial=0)) + 1)
-    rel_keys = np.repeat(np.arange(len(relevant)), sizes) * base + rel_items
+    rel_rows = np.repeat(np.arange(len(relevant)), sizes)  # each relevant product's shopper
+    rel_keys = rel_rows * base + rel_items
     valid = top >= 0
     hits = valid & np.isin(np.arange(len(relevant))[:, None] * base + top, rel_keys)
     # A pick's place counts the valid picks before it (-1 padding takes no place).
@@ -59,8 +60,7 @@ def metrics_from_topk(
     ndcgs = (hits * discounts[places.clip(0)]).sum(axis=1) / np.cumsum(discounts)[wanted - 1]
     is_cold = np.zeros(base, dtype=bool)
     is_cold[[i for i in cold_items if i < base]] = True
-    cold_total = int(np.minimum(k, np.bincount(np.repeat(np.arange(len(relevant)), sizes),
-                                               weights=is_cold[rel_items],
+    cold_total = int(np.minimum(k, np.bincount(rel_rows, weights=is_cold[rel_items],
                                                minlength=len(relevant))).sum())  # fmt: skip
     cold_hits = int((hits & is_cold[top.clip(0)]).sum())
     shown = np.unique(top[valid])

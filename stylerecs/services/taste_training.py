@@ -126,7 +126,7 @@ def _train(record: TrainedTasteModel, progress: Progress | None) -> None:
     import torch
 
     from ..engine.taste_params import TasteParams
-    from ..engine.taste_tuning import evaluate, fit_log, time_split, tune
+    from ..engine.taste_tuning import evaluate, fit_log, tune
     from .scoring_inputs import catalogue_forget, catalogue_load
     from .taste_scoring import taste_model_in_service
 
@@ -174,26 +174,19 @@ def _train(record: TrainedTasteModel, progress: Progress | None) -> None:
             progress=tuned,
             max_users=cap,
         )
-        before, after, cutoff = time_split(log, holdout_fraction=fraction)
+        window = result.window  # the validation split the tuning chose on
 
         def score(params) -> dict:
             model = fit_log(
-                before,
-                now=cutoff,
+                window.before,
+                now=window.now,
                 params=params,
                 item_keys=keys,
                 item_vectors=items,
                 threads=threads,
             )
             return evaluate(
-                model,
-                before,
-                after,
-                now=cutoff,
-                item_vectors=items,
-                available=available,
-                policy=policy,
-                max_users=cap,
+                model, window, item_vectors=items, available=available, policy=policy
             ).as_dict()
 
         best = result.params
@@ -216,7 +209,7 @@ def _train(record: TrainedTasteModel, progress: Progress | None) -> None:
         record.metrics = metrics
         record.baselines = baselines
         record.trials = result.trials
-        record.validation_from = datetime.fromtimestamp(cutoff * 86400.0, tz=now.tzinfo)
+        record.validation_from = datetime.fromtimestamp(window.now * 86400.0, tz=now.tzinfo)
         serving = baselines.get("in service")
         if serving is not None and metrics["recall@10"] <= serving["recall@10"]:
             record.progress = 100

@@ -20,6 +20,7 @@ from stylerecs.engine.taste_rank import (
 from stylerecs.engine.taste_tuning import (
     EventLog,
     Policy,
+    Window,
     _ByUser,
     evaluate,
     evaluate_blends,
@@ -78,7 +79,8 @@ def everyone(n):
 def test_planted_cooccurrence_that_photos_do_not_show_is_recovered():
     log, vectors, _, _ = shop()
     before, after, cut = time_split(log, holdout_fraction=0.2)
-    args = dict(now=cut, item_vectors=vectors, available=everyone(120), policy=Policy())
+    window = Window(before, after, now=cut)
+    args = dict(item_vectors=vectors, available=everyone(120), policy=Policy())
     hybrid = fit_log(
         before, now=cut, params=TasteParams(factors=16), item_keys=keys(120), item_vectors=vectors
     )
@@ -90,8 +92,8 @@ def test_planted_cooccurrence_that_photos_do_not_show_is_recovered():
         params=TasteParams(factors=16, cf_weight=0.0, popularity_weight=0.0, visual_weight=1.0),
     )
     got, blind = (
-        evaluate(hybrid, before, after, **args),
-        evaluate(looks_only, before, after, **args),
+        evaluate(hybrid, window, **args),
+        evaluate(looks_only, window, **args),
     )
     # Picking 10 of the 20 products of one's group at random gives ~0.5; of all 120, ~0.08.
     assert got.recall > 0.4
@@ -149,9 +151,7 @@ def test_tuning_picks_the_better_of_two_settings_on_the_validation_split_only():
     assert cut == result.cutoff and after.day.max() < test_from
     again = evaluate(
         fit_log(before, now=cut, params=result.params, item_keys=keys(120), item_vectors=vectors),
-        before,
-        after,
-        now=cut,
+        Window(before, after, now=cut),
         item_vectors=vectors,
         available=everyone(120),
         policy=Policy(),
@@ -186,8 +186,9 @@ def test_tuning_over_two_folds_picks_the_best_mean_of_windows_before_the_test_sp
     # Each trial's mean is the two windows' recall, each measured as on its own.
     model = fit_log(b2, now=cut2, params=result.params, item_keys=keys(120), item_vectors=vectors)
     second = evaluate(
-        model, b2, a2, now=cut2, item_vectors=vectors, available=everyone(120), policy=Policy()
-    )
+        model, Window(b2, a2, now=cut2), item_vectors=vectors, available=everyone(120),
+        policy=Policy(),
+    )  # fmt: skip
     assert best["mean_recall@10"] == pytest.approx(
         (best["recall@10"] + second.recall) / 2, abs=1e-4
     )
@@ -274,12 +275,15 @@ def test_the_popularity_window_is_tuned():
     # Scoring several windows at once equals scoring each alone.
     before, after, cut = time_split(log, holdout_fraction=0.2)
     model = fit_log(before, now=cut, params=pure, item_keys=keys(items), item_vectors=vectors)
-    args = dict(now=cut, item_vectors=vectors, available=everyone(items), policy=Policy())
+    args = dict(item_vectors=vectors, available=everyone(items), policy=Policy())
+    window = Window(before, after, now=cut)
     both = evaluate_blends(
-        model, [pure.but(popularity_days=d) for d in (7.0, 1000.0)], before, after, **args
+        model, [pure.but(popularity_days=d) for d in (7.0, 1000.0)], window, **args
     )
     alone = [
-        evaluate_blends(model, [pure.but(popularity_days=d)], before, after, **args)[0]
+        evaluate_blends(
+            model, [pure.but(popularity_days=d)], Window(before, after, now=cut), **args
+        )[0]
         for d in (7.0, 1000.0)
     ]
     assert [m.recall for m in both] == [m.recall for m in alone]
@@ -319,7 +323,8 @@ def test_blends_scored_together_equal_each_scored_alone():
     params = TasteParams(factors=8)
     model = fit_log(before, now=cut, params=params, item_keys=keys(120), item_vectors=vectors)
     available = torch.rand(120, generator=torch.Generator().manual_seed(1)) > 0.1
-    args = dict(now=cut, item_vectors=vectors, available=available, policy=Policy(), chunk=64)
+    args = dict(item_vectors=vectors, available=available, policy=Policy(), chunk=64)
+    window = Window(before, after, now=cut)
     blends = [
         params.but(knn_weight=w, knn_neighbours=n, user_half_life_days=h, cf_history=c)
         for w in (0.0, 0.5, 4.0)
@@ -327,8 +332,8 @@ def test_blends_scored_together_equal_each_scored_alone():
         for h in (7.0, 30.0)
         for c in (1.0, 4.0)
     ]
-    together = evaluate_blends(model, blends, before, after, **args)
-    alone = [evaluate_blends(model, [b], before, after, **args)[0] for b in blends]
+    together = evaluate_blends(model, blends, window, **args)
+    alone = [evaluate_blends(model, [b], window, **args)[0] for b in blends]
     assert [(m.recall, m.ndcg, m.coverage) for m in together] == [
         (m.recall, m.ndcg, m.coverage) for m in alone
     ]
@@ -343,15 +348,19 @@ def test_validation_scores_at_most_max_users_shoppers_the_same_sample_each_time(
     before, after, cut = time_split(log, holdout_fraction=0.25)
     params = TasteParams(factors=8)
     model = fit_log(before, now=cut, params=params, item_keys=keys(120), item_vectors=vectors)
-    args = dict(now=cut, item_vectors=vectors, available=everyone(120), policy=Policy())
+    args = dict(item_vectors=vectors, available=everyone(120), policy=Policy())
     blends = [params, params.but(visual_weight=0.0)]
-    everybody = evaluate_blends(model, blends, before, after, **args)
-    capped = evaluate_blends(model, blends, before, after, max_users=120, **args)
-    again = evaluate_blends(model, blends[::-1], before, after, max_users=120, **args)[::-1]
+
+    def window(**cap):
+        return Window(before, after, now=cut, **cap)
+
+    everybody = evaluate_blends(model, blends, window(), **args)
+    capped = evaluate_blends(model, blends, window(max_users=120), **args)
+    again = evaluate_blends(model, blends[::-1], window(max_users=120), **args)[::-1]
     assert everybody[0].users > 120 and [m.users for m in capped] == [120, 120]
     assert [m.recall for m in capped] == [m.recall for m in again]
     assert capped[0].recall != everybody[0].recall  # a sample, not everyone
-    wide = evaluate_blends(model, blends, before, after, max_users=10_000, **args)
+    wide = evaluate_blends(model, blends, window(max_users=10_000), **args)
     assert [m.recall for m in wide] == [m.recall for m in everybody]
 
 
@@ -521,14 +530,15 @@ def test_the_item_item_part_recovers_pairs_that_a_few_factors_smooth_away():
         torch.randn(items, 24, generator=torch.Generator().manual_seed(7)), dim=1
     )
     before, after = log.select(log.day < 50), log.select(log.day >= 50)
-    args = dict(now=50.0, item_vectors=vectors, available=everyone(items), policy=Policy())
+    window = Window(before, after, now=50.0)
+    args = dict(item_vectors=vectors, available=everyone(items), policy=Policy())
 
     def recall(**blend):
         params = TasteParams(factors=2, **blend)
         model = fit_log(
             before, now=50.0, params=params, item_keys=keys(items), item_vectors=vectors
         )
-        return evaluate(model, before, after, **args).recall
+        return evaluate(model, window, **args).recall
 
     without, with_pairs = recall(knn_weight=0.0), recall(knn_weight=2.0, knn_neighbours=5)
     assert with_pairs > 0.9
