@@ -65,7 +65,8 @@ def child(args) -> dict:
 
     from stylerecs.engine.allocator import keep_freed_memory
     from stylerecs.engine.taste import TasteParams, item_side
-    from stylerecs.engine.taste_tuning import Policy, _ByUser, fit_log, shopper_events
+    from stylerecs.engine.taste_log import Policy, _ByUser, shopper_events
+    from stylerecs.engine.taste_tuning import fit_log
 
     keep_freed_memory()  # as the workers do (KEEP_FREED_MEMORY): no page faults per chunk
     torch.set_num_threads(args.threads)

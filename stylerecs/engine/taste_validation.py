@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from .taste_tuning import EventLog
+    from .taste_log import EventLog
 
 __all__ = ["Metrics", "choose", "grid", "grid_neighbour_mean", "metrics_from_topk", "targets"]
 

@@ -49,7 +49,7 @@ def _day(moment: datetime) -> float:
 def taste_events_load(*, catalogue, opted_out: set[str] | None = None):
     """Every interaction with a catalogued product as an ``EventLog`` (the shoppers of
     ``opted_out`` left out: their behaviour is not used)."""
-    from ..engine.taste_tuning import EventLog
+    from ..engine.taste_log import EventLog
 
     kind_weights = {k: float(w) for k, w in stylerecs_settings.EVENT_WEIGHTS.items()}
     skip = opted_out or set()
@@ -82,7 +82,7 @@ def taste_events_load(*, catalogue, opted_out: set[str] | None = None):
 
 
 def _policy():
-    from ..engine.taste_tuning import Policy
+    from ..engine.taste_log import Policy
 
     return Policy(
         interacted=stylerecs_settings.SHOW_AGAIN_INTERACTED,

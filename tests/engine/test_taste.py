@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from stylerecs.engine.taste import TasteModel, TasteParams, fit, item_side
+from stylerecs.engine.taste_log import _ByUser
 from stylerecs.engine.taste_rank import (
     REASON_COBOUGHT,
     ShopperEvents,
@@ -21,7 +22,6 @@ from stylerecs.engine.taste_tuning import (
     EventLog,
     Policy,
     Window,
-    _ByUser,
     evaluate,
     evaluate_blends,
     fit_log,
