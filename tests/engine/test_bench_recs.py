@@ -33,3 +33,21 @@ def test_quick_bench_scores_every_method_on_a_time_split(capsys):
     # Each method has a recall on the products released after the split (a number
     # for all four: the family has such products and shoppers who bought them).
     assert all(len(values) == 4 for values in figures.values())
+
+
+def test_summary_sets_the_mean_and_each_seed_against_the_best_baseline():
+    from bench.recs import BEST_ALONE, SUMMARY, summary
+
+    recalls = {
+        ("drift", "stylerecs"): [0.12, 0.08],
+        ("drift", BEST_ALONE): [0.12, 0.08],
+        ("drift", "popularity"): [0.05, 0.05],
+        ("drift", "implicit ALS"): [0.10, 0.10],  # the best on the mean (0.10 vs 0.09)
+        ("drift", "implicit item-kNN"): [0.06, 0.12],
+    }
+    (row,) = summary(recalls)
+    cells = dict(zip(SUMMARY, row, strict=True))
+    assert cells["best baseline"] == "implicit ALS" and cells["vs best"] == "+0.0%"
+    # Per seed against that baseline: 0.12 / 0.10 and 0.08 / 0.10.
+    assert cells["per seed"] == "-20% to +20%"
+    assert cells["target"] == "+10%" and cells["met"] == "no"
