@@ -1,7 +1,8 @@
 """Celery tasks: take ids, call one service, own the retries. Nothing else.
 
-Every task here is idempotent (see services/variants.py), because with acks_late and
-reject_on_worker_lost a task can run again after its worker died.
+Every task here is idempotent (see services/variants.py and variant_processing.py),
+because with acks_late and reject_on_worker_lost a task can run again after its worker
+died.
 """
 
 from __future__ import annotations
@@ -15,12 +16,11 @@ from django.db import InterfaceError, OperationalError
 
 from . import worker_signals  # noqa: F401 (connects the worker_init receiver)
 from .conf import stylerecs_settings
-from .services import experiment_analysis, impression_buffer, taste_training
+from .services import experiment_analysis, impression_buffer, taste_training, variant_processing
 from .services import profiles as profile_services
 from .services import queueing as queueing_services
 from .services import recommendations as recommendation_services
 from .services import renditions as rendition_services
-from .services import variants as variant_services
 from .shoppers import Shopper
 
 # Transient: the database went away or was busy. Anything else is acked and the
@@ -68,7 +68,7 @@ def stylize_variants(self, variant_ids: list[int]) -> dict[str, int]:
     """Stylize a batch of variants of one style (routed to the ``gpu`` queue)."""
     # The task id survives redelivery and retries, so a rerun takes back its own claims.
     token = self.request.id or uuid.uuid4().hex
-    return variant_services.variants_process(variant_ids=variant_ids, token=token)
+    return variant_processing.variants_process(variant_ids=variant_ids, token=token)
 
 
 @shared_task(base=RetryTransient)

@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from ..conf import stylerecs_settings
 from ..models import Style
 from ..services.styles import style_save
-from ..services.variants import weights_missing_reason
+from ..services.variant_processing import weights_missing_reason
 from ..validators import ValidatedImageFormMixin
 from ..weights import METHOD_WEIGHTS, default_method, missing_weights
 from .display import thumbnail

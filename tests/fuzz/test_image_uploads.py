@@ -199,7 +199,8 @@ def test_worker_makes_a_variant_or_fails_it_with_a_reason(db, settings, make_pro
     # Hosts may store photos without our validation (imports, other forms): whatever
     # bytes a product photo holds, the worker's side of the pipeline must cope.
     from stylerecs.models import StylizedVariant, VariantStatus
-    from stylerecs.services.variants import variants_process, variants_request
+    from stylerecs.services.variant_processing import variants_process
+    from stylerecs.services.variants import variants_request
 
     settings.STYLERECS = {**settings.STYLERECS, **STYLERECS_LIMITS, "VARIANT_MAX_SIDE": 128}
     style = make_style("fuzz")

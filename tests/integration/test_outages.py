@@ -5,7 +5,7 @@ and reaches the shared PostgreSQL through a TCP proxy this test cuts; the shared
 services are never touched. Afterwards every variant must be ready (or failed with a
 reason where something really was wrong), none stuck, none pointing at a bad file.
 Covers stylerecs/services/queueing.py, the interruption and storage paths of
-stylerecs/services/variants.py, stylerecs/services/files.py and the retries of
+stylerecs/services/variant_processing.py, stylerecs/services/files.py and the retries of
 stylerecs/tasks.py.
 """
 

@@ -1,7 +1,7 @@
 """Quality scores and product masks through the real pipeline, admin and API.
 
 Covers stylerecs/services/quality.py and the quality/mask parts of
-stylerecs/services/variants.py, stylerecs/admin/{variants,masks,products}.py and the
+stylerecs/services/variant_processing.py, stylerecs/admin/{variants,masks,products}.py and the
 staff variant API.
 """
 
@@ -18,7 +18,8 @@ from django.urls import reverse
 from PIL import Image, ImageDraw
 
 from stylerecs.models import ProductMask, StylizedVariant, VariantStatus
-from stylerecs.services.variants import variants_process, variants_request
+from stylerecs.services.variant_processing import variants_process
+from stylerecs.services.variants import variants_request
 
 from .conftest import wait_for
 

@@ -24,7 +24,8 @@ from stylerecs.beat import BEAT_SCHEDULE
 from stylerecs.models import StylizedVariant, VariantStatus
 from stylerecs.services import queueing
 from stylerecs.services.files import save_content_addressed
-from stylerecs.services.variants import idempotency_key, variant_params, variants_process
+from stylerecs.services.variant_processing import variants_process
+from stylerecs.services.variants import idempotency_key, variant_params
 
 DATA = b"\xff\xd8" + bytes(range(256)) * 64 + b"\xff\xd9"
 DIGEST = hashlib.sha256(DATA).hexdigest()

@@ -1,6 +1,7 @@
 """The generation pipeline end to end: service -> Redis -> real Celery worker -> storage.
 
-Covers stylerecs/services/variants.py, stylerecs/tasks.py and the CLI command.
+Covers stylerecs/services/variants.py and variant_processing.py, stylerecs/tasks.py and
+the CLI command.
 """
 
 from __future__ import annotations
