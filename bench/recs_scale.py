@@ -64,8 +64,9 @@ def child(args) -> dict:
     import torch
 
     from stylerecs.engine.allocator import keep_freed_memory
-    from stylerecs.engine.taste import TasteParams, item_side
+    from stylerecs.engine.taste import TasteParams
     from stylerecs.engine.taste_log import Policy, _ByUser, shopper_events
+    from stylerecs.engine.taste_side import item_side
     from stylerecs.engine.taste_tuning import fit_log
 
     keep_freed_memory()  # as the workers do (KEEP_FREED_MEMORY): no page faults per chunk

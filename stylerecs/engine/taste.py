@@ -20,8 +20,9 @@
   (f + d + 1, P) matrix product per batch, the item-item part added from the batch's
   events (E x k scattered adds), then ``topk``.
 
-User factors are folded in at scoring time (the last half-step of ALS, solved exactly),
-so scoring chunks need nothing but the model file and their shoppers' events. Imports
+User factors are folded in at scoring time (the last half-step of ALS, solved exactly:
+stylerecs/engine/taste_side.py, which lays a fitted model over the catalogue), so
+scoring chunks need nothing but the model file and their shoppers' events. Imports
 torch and numpy; ``implicit`` and ``scipy`` only inside :func:`fit`.
 """
 
@@ -30,7 +31,7 @@ from __future__ import annotations
 import io
 import json
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -38,10 +39,7 @@ from torch import Tensor
 
 from .taste_params import TasteParams
 
-__all__ = [
-    "FORMAT", "ItemSide", "TasteModel", "TasteParams", "fit", "fold_in", "item_side", "user_side",
-    "with_popularity",
-]  # fmt: skip
+__all__ = ["EPS", "FORMAT", "TasteModel", "TasteParams", "fit", "project", "with_bias"]
 
 FORMAT = "stylerecs-taste-v1"
 EPS = 1e-8
@@ -184,7 +182,7 @@ def fit(
     knn_items, knn_weights = neighbours(matrix, k=KNN_STORED, threads=threads)
 
     projection, centre = visual_space(item_vectors, dims=params.visual_dims)
-    looks = _with_bias(project(item_vectors, projection, centre))
+    looks = with_bias(project(item_vectors, projection, centre))
     warm = torch.from_numpy(buyers > 0)
     target = torch.from_numpy(own)
     if bool(warm.any()):
@@ -249,169 +247,6 @@ def neighbours(matrix, *, k: int, threads: int = 1) -> tuple[np.ndarray, np.ndar
     return items, weights
 
 
-def _with_bias(x: Tensor) -> Tensor:
+def with_bias(x: Tensor) -> Tensor:
+    """``x`` with a column of ones (the looks map's intercept)."""
     return torch.cat((x, torch.ones(x.shape[0], 1, dtype=x.dtype)), dim=1)
-
-
-@dataclass
-class ItemSide:
-    """A model laid over the current catalogue: what a scoring chunk multiplies with."""
-
-    factors: Tensor  # (P, f)
-    visual: Tensor  # (P, d) unit rows
-    popularity: Tensor  # (P,)
-    gram: Tensor  # (f, f): factors.T @ factors, for the fold-in
-    matrix: Tensor  # (P, f + d + 1): [factors, visual, popularity]
-    knn_items: Tensor | None = None  # (P, k) catalogue rows of each product's neighbours
-    knn_weights: Tensor | None = None  # (P, k)
-
-
-def item_side(
-    model: TasteModel, *, item_keys: list[str], item_vectors: Tensor, popularity: Tensor
-) -> ItemSide:
-    """Align the model with a catalogue; products the model has not seen get the
-    factors their looks predict."""
-    projection = torch.from_numpy(model.projection)
-    centre = torch.from_numpy(model.centre)
-    if item_vectors.shape[1] != projection.shape[0]:
-        raise ValueError(
-            f"the model was fitted on {projection.shape[0]}-d embeddings, "
-            f"the catalogue has {item_vectors.shape[1]}-d ones: train it again"
-        )
-    visual = project(item_vectors, projection, centre)
-    factors = _with_bias(visual) @ torch.from_numpy(model.looks_map)
-    known = {key: i for i, key in enumerate(model.item_keys)}
-    rows = [(i, known[key]) for i, key in enumerate(item_keys) if key in known]
-    if rows:
-        here, there = (torch.tensor(side, dtype=torch.long) for side in zip(*rows, strict=True))
-        factors[here] = torch.from_numpy(model.item_factors)[there]
-    pop = popularity.float()
-    matrix = torch.cat((factors, visual, pop[:, None]), dim=1).contiguous()
-    knn_items = knn_weights = None
-    if model.knn_items is not None and rows:
-        # The model's product rows as catalogue rows (-1: not in the catalogue now).
-        to_catalogue = torch.full((len(model.item_keys) + 1,), -1, dtype=torch.long)
-        to_catalogue[there] = here
-        stored = torch.from_numpy(model.knn_items.astype(np.int64))
-        mapped = to_catalogue[stored[there]]  # -1 stays -1 (the extra last entry)
-        knn_items = torch.full((len(item_keys), stored.shape[1]), -1, dtype=torch.long)
-        knn_weights = torch.zeros(len(item_keys), stored.shape[1])
-        knn_items[here] = mapped
-        knn_weights[here] = torch.from_numpy(model.knn_weights)[there] * (mapped >= 0)
-    return ItemSide(
-        factors=factors,
-        visual=visual,
-        popularity=pop,
-        gram=factors.T @ factors,
-        matrix=matrix,
-        knn_items=knn_items,
-        knn_weights=knn_weights,
-    )
-
-
-def with_popularity(items: ItemSide, popularity: Tensor) -> ItemSide:
-    """The same products with another popularity column (another window)."""
-    pop = popularity.float()
-    matrix = items.matrix.clone()
-    matrix[:, -1] = pop
-    return replace(items, popularity=pop, matrix=matrix)
-
-
-def _confidences(items: ItemSide, rows: Tensor, cols: Tensor, weights: Tensor, params):
-    """The ALS user step's inputs from positive events: one ``(user, product)`` pair per
-    row with its confidence ``c = alpha * r`` (duplicates summed: confidence is per pair,
-    not per event), the products' factors ``y`` and ``YᵀY + λI``."""
-    n_items, f = items.factors.shape
-    pairs, inverse = torch.unique(rows * n_items + cols, return_inverse=True)
-    r = torch.zeros(pairs.shape[0]).index_add_(0, inverse, weights.float())
-    rows, cols = pairs // n_items, pairs % n_items
-    c = float(params.alpha) * r
-    base = items.gram + float(params.regularization) * torch.eye(f)
-    return rows, cols, c, items.factors[cols], base
-
-
-def fold_in(
-    items: ItemSide,
-    *,
-    n_users: int,
-    rows: Tensor,
-    cols: Tensor,
-    weights: Tensor,
-    params: TasteParams,
-    steps: int = 16,
-) -> Tensor:
-    """User factors of a batch given the item factors: the ALS user step.
-
-    Solves ``(YᵀY + λI + Σ (c - 1) y yᵀ) x = Σ c y`` with ``c = alpha * r`` per (user,
-    product), ``r`` the summed decayed weights, as implicit's solver has it, by
-    conjugate gradient (Takács et al. 2011) started from ``(YᵀY + λI)⁻¹ b``: each step
-    costs one pass over the events (O(E f)), where forming each user's matrix costs
-    O(E f²). A fixed number of steps, whatever the batch, so that a shopper's factors
-    do not depend on the chunk they are scored in. Shoppers without positive events
-    get zero factors.
-    """
-    f = items.factors.shape[1]
-    out = torch.zeros(n_users, f)
-    keep = weights > 0
-    if not bool(keep.any()):
-        return out
-    rows, cols, c, y, base = _confidences(items, rows[keep], cols[keep], weights[keep], params)
-    b = torch.zeros(n_users, f).index_add_(0, rows, c[:, None] * y)
-
-    def times_a(x: Tensor) -> Tensor:
-        extra = (c - 1) * (y * x[rows]).sum(dim=1)
-        return (x @ base).index_add_(0, rows, extra[:, None] * y)
-
-    x = b @ torch.linalg.inv(base)
-    residual = b - times_a(x)
-    direction = residual.clone()
-    size = (residual * residual).sum(dim=1)
-    for _ in range(int(steps)):
-        step = times_a(direction)
-        curve = (direction * step).sum(dim=1)
-        ok = curve > 1e-20  # converged rows stay as they are
-        alpha = torch.where(ok, size / curve.clamp_min(1e-20), torch.zeros_like(size))
-        x += alpha[:, None] * direction
-        residual -= alpha[:, None] * step
-        new_size = (residual * residual).sum(dim=1)
-        beta = torch.where(ok, new_size / size.clamp_min(1e-30), torch.zeros_like(size))
-        direction = residual + beta[:, None] * direction
-        size = new_size
-    has = torch.zeros(n_users, dtype=torch.bool)
-    has[rows] = True
-    return torch.where(has[:, None], x, out)
-
-
-def fold_in_exact(items: ItemSide, *, n_users, rows, cols, weights, params) -> Tensor:
-    """:func:`fold_in` by forming and solving each user's matrix (for tests: slower)."""
-    f = items.factors.shape[1]
-    out = torch.zeros(n_users, f)
-    keep = weights > 0
-    if not bool(keep.any()):
-        return out
-    rows, cols, c, y, base = _confidences(items, rows[keep], cols[keep], weights[keep], params)
-    users = torch.unique(rows)
-    local = torch.searchsorted(users, rows)
-    a = base.expand(users.shape[0], f, f).clone()
-    a.index_add_(0, local, (c - 1)[:, None, None] * (y[:, :, None] * y[:, None, :]))
-    b = torch.zeros(users.shape[0], f).index_add_(0, local, c[:, None] * y)
-    out[users] = torch.linalg.solve(a, b)
-    return out
-
-
-def user_side(
-    factors: Tensor, visual_taste: Tensor, history: Tensor, *, params: TasteParams
-) -> tuple[Tensor, Tensor]:
-    """The user rows of the blend, and each part's weight ``(B, 3)``: cf, visual, pop.
-
-    The collaborative weight grows with history, ``h / (h + cf_history)``; popularity
-    fades, ``ph / (ph + h)``; the visual taste is a unit vector (zero without signal).
-    """
-    h = history.float().clamp_min(0)
-    w_cf = float(params.cf_weight) * h / (h + float(params.cf_history) + EPS)
-    ph = float(params.popularity_history)
-    w_pop = float(params.popularity_weight) * (ph / (ph + h) if ph > 0 else torch.zeros_like(h))
-    w_vis = torch.full_like(h, float(params.visual_weight))
-    unit = torch.nn.functional.normalize(visual_taste.float(), dim=1, eps=EPS)
-    rows = torch.cat((w_cf[:, None] * factors, w_vis[:, None] * unit, w_pop[:, None]), dim=1)
-    return rows, torch.stack((w_cf, w_vis, w_pop), dim=1)

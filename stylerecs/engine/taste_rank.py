@@ -22,7 +22,8 @@ from .scoring import (
     explain,
     taste_vectors,
 )
-from .taste import ItemSide, TasteParams, fold_in, user_side
+from .taste import TasteParams
+from .taste_side import ItemSide, fold_in, user_side
 
 __all__ = [
     "REASON_COBOUGHT",

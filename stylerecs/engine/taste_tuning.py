@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from torch import Tensor
 
-from .taste import TasteModel, TasteParams, fit, item_side, with_popularity
+from .taste import TasteModel, TasteParams, fit
 from .taste_log import (
     EventLog,
     Policy,
@@ -29,6 +29,7 @@ from .taste_log import (
 )
 from .taste_params import BLEND_FIELDS
 from .taste_rank import neighbour_part, prepare, recommend
+from .taste_side import item_side, with_popularity
 from .taste_validation import Metrics, choose, grid, metrics_from_topk, targets
 
 __all__ = [

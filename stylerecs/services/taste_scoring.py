@@ -57,7 +57,8 @@ def first_page() -> int:
 
 
 def _item_side(record, catalogue):
-    from ..engine.taste import item_side, project
+    from ..engine.taste import project
+    from ..engine.taste_side import item_side
 
     key = (record.pk, catalogue.built_at, str(catalogue.items.device))
     if key not in _sides:

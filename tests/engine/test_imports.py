@@ -30,6 +30,7 @@ ENGINE_MODULES = [
     "stylerecs.engine.taste",
     "stylerecs.engine.taste_params",
     "stylerecs.engine.taste_rank",
+    "stylerecs.engine.taste_side",
     "stylerecs.engine.taste_log",
     "stylerecs.engine.taste_tuning",
     "stylerecs.engine.__main__",

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from stylerecs.engine.taste import TasteModel, TasteParams, fit, item_side
+from stylerecs.engine.taste import TasteModel, TasteParams, fit
 from stylerecs.engine.taste_log import _ByUser
 from stylerecs.engine.taste_rank import (
     REASON_COBOUGHT,
@@ -18,6 +18,7 @@ from stylerecs.engine.taste_rank import (
     demote_first_page,
     recommend,
 )
+from stylerecs.engine.taste_side import item_side
 from stylerecs.engine.taste_tuning import (
     EventLog,
     Policy,
