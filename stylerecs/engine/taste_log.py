@@ -163,8 +163,9 @@ class Window:
     """One validation split and what scoring any fit on it reads, computed once: the
     shoppers with targets (at most ``max_users`` of them: a fixed random sample, the same
     on every call), their held-out products, the events grouped by shopper and the
-    popularity column of each window length. :func:`tune` scores every fit of its grid
-    on the same windows."""
+    popularity column of each window length.
+    :func:`~stylerecs.engine.taste_tuning.tune` scores every fit of its grid on the same
+    windows."""
 
     def __init__(
         self,
