@@ -240,12 +240,27 @@ def test_command_trains_and_scores_everyone_and_chunks_equal_one_batch(make_prod
     assert "Taste model v1 (In service)" in out and f"Scored {len(fans)} shopper(s)" in out
 
     def stored():
-        return {fan.key: [(r.product_id, r.reason) for r in recommended(fan)] for fan in fans}
+        return {
+            fan.key: [(r.product_id, r.reason, r.score) for r in recommended(fan)] for fan in fans
+        }
 
     chunked = stored()
     assert all(len(rows) == 20 - 2 for rows in chunked.values())  # less the two bought
     assert recommendations_compute_all(chunk_size=1000) == len(fans)
-    assert stored() == chunked
+    whole = stored()
+    # The same products, reasons and scores. A batch of 3 and one of 20 shoppers go
+    # through different BLAS and solver kernels (the fold-in is a batched solve), so
+    # a float32 score may differ by about 1e-5 (up to 1.5e-5 seen here), and two
+    # products whose scores tie to within that may trade places (seen once in a fresh
+    # clone). A chunk scored from the wrong events would move scores by far more.
+    for key, rows in whole.items():
+        by_product = {p: (reason, score) for p, reason, score in rows}
+        assert by_product.keys() == {p for p, _, _ in chunked[key]}
+        for p, reason, score in chunked[key]:
+            assert by_product[p][0] == reason
+            assert by_product[p][1] == pytest.approx(score, abs=1e-4)
+        for (p, _, score), (q, _, other) in zip(rows, chunked[key], strict=True):
+            assert p == q or score == pytest.approx(other, abs=1e-4)
 
 
 @pytest.mark.slow
