@@ -176,7 +176,7 @@ class Window:
         min_weight: float = 1.0,
         max_users: int | None = None,
     ):
-        self.before, self.after, self.now = before, after, float(now)
+        self.before, self.now = before, float(now)
         users, relevant, self.cold = targets(before, after, min_weight=min_weight)
         if max_users is not None and len(users) > max_users:
             keep = np.sort(np.random.default_rng(0).choice(len(users), max_users, replace=False))
