@@ -144,11 +144,29 @@ class TcpProxy:
         self.thread.join(timeout=10)
 
 
+def wait_at_gate(timeout: float = 60) -> None:
+    """Hold a file write while the gate file (path in ``STYLERECS_TEST_GATE_FILE``)
+    exists: it lets through as many writes as it counts, then holds each next one until
+    the test removes it (or ``timeout`` passes). No gate file: nothing is held."""
+    gate = os.environ.get("STYLERECS_TEST_GATE_FILE")
+    if not gate or not (path := Path(gate)).exists():
+        return
+    left = int(path.read_text() or 0)
+    if left > 0:
+        path.write_text(str(left - 1))
+        return
+    deadline = time.monotonic() + timeout
+    while path.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 class HalfWriteStorage(FileSystemStorage):
     """Writes half of a file, then fails like a full disk, while the trigger file (path
-    in ``STYLERECS_TEST_FAULT_FILE``) holds a count above zero; each failure counts down."""
+    in ``STYLERECS_TEST_FAULT_FILE``) holds a count above zero; each failure counts down.
+    Every write passes the gate first (``wait_at_gate``)."""
 
     def _save(self, name, content):
+        wait_at_gate()
         trigger = Path(os.environ["STYLERECS_TEST_FAULT_FILE"])
         left = int(trigger.read_text() or 0) if trigger.exists() else 0
         if left <= 0:

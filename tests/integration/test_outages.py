@@ -62,6 +62,11 @@ def fault_file(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def gate_file(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("gate") / "writes-let-through"
+
+
+@pytest.fixture(scope="module")
 def media(tmp_path_factory) -> Path:
     """This module's own media folder (the worker's too): its files meet no one else's."""
     return tmp_path_factory.mktemp("media")
@@ -91,7 +96,14 @@ def broker(redis):
 
 @pytest.fixture(scope="module")
 def worker(
-    broker, db_proxy, fault_file, media, django_db_setup, django_db_blocker, tmp_path_factory
+    broker,
+    db_proxy,
+    fault_file,
+    gate_file,
+    media,
+    django_db_setup,
+    django_db_blocker,
+    tmp_path_factory,
 ):
     """A real prefork worker: broker = the private redis, database = through the proxy."""
     with django_db_blocker.unblock():
@@ -107,6 +119,7 @@ def worker(
             f"postgres://{db['USER']}:{db['PASSWORD']}@127.0.0.1:{db_proxy.port}/{db['NAME']}"
         ),
         "STYLERECS_TEST_FAULT_FILE": str(fault_file),
+        "STYLERECS_TEST_GATE_FILE": str(gate_file),
         "STYLERECS_TEST_MEDIA_ROOT": str(media),
         # Short pauses between retries keep the test short; the bound is two minutes.
         "STYLERECS_TEST_OVERRIDES": json.dumps(
@@ -240,19 +253,26 @@ def test_request_while_the_broker_is_down_answers_normally_and_is_recovered(
 
 
 def test_database_stopped_mid_batch_longer_than_five_retries_finishes(
-    worker, redis, db_proxy, make_product, make_style
+    worker, redis, db_proxy, gate_file, make_product, make_style
 ):
     redis.restart(persistent=False)
     log_start = worker.log_path.stat().st_size
     products = [make_product(sample_jpeg(name, side=512)) for name in PHOTOS]
-    with override_settings(STYLERECS={**settings.STYLERECS, "BATCH_SIZE": 2}):
-        batch = request(products, make_style("umber", source="rocket", method="classic"))
-    wait_for(
-        lambda: StylizedVariant.objects.filter(status=VariantStatus.READY).exists(),
-        interval=0.05,
-        what="the first variant",
-    )
-    db_proxy.cut()
+    # The worker writes the first variant's file, then waits before the next write until
+    # the database is down: it cannot finish the batch before the cut (one fresh clone's
+    # worker did, and never met the outage).
+    gate_file.write_text("1")
+    try:
+        with override_settings(STYLERECS={**settings.STYLERECS, "BATCH_SIZE": 2}):
+            batch = request(products, make_style("umber", source="rocket", method="classic"))
+        wait_for(
+            lambda: StylizedVariant.objects.filter(status=VariantStatus.READY).exists(),
+            interval=0.05,
+            what="the first variant",
+        )
+        db_proxy.cut()
+    finally:
+        gate_file.unlink(missing_ok=True)
     try:
         # The old policy (five jittered retries) gave up after about 15 s on average.
         time.sleep(16)
