@@ -131,6 +131,20 @@ def worker(
     proc.stop()
 
 
+def variant_files() -> list[Path]:
+    root = Path(settings.MEDIA_ROOT) / "stylerecs" / "variants"
+    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+def hold_writes_after(gate_file: Path, writes: int) -> None:
+    """Let the worker write ``writes`` files, then hold its next write until the gate
+    file is removed. Variant files are named by their content and an existing one is not
+    written again, so this module's variant files go first: every variant is written."""
+    for path in variant_files():
+        path.unlink()
+    gate_file.write_text(str(writes))
+
+
 def request(products, style) -> GenerationBatch:
     return variants_request(product_ids=[p.pk for p in products], style_ids=[style.pk])
 
@@ -182,30 +196,34 @@ def recover_until_finished(batch: GenerationBatch, timeout: float = 120) -> Gene
 
 @pytest.mark.parametrize("persistent", [False, True], ids=["no-persistence", "append-only"])
 def test_broker_stopped_and_restarted_mid_batch_gives_claims_back_and_finishes(
-    worker, redis, make_product, make_style, persistent
+    worker, redis, gate_file, make_product, make_style, persistent
 ):
     redis.restart(persistent=persistent)
     products = [make_product(sample_jpeg(name, side=512)) for name in PHOTOS]
-    # texture, not classic: a second or more per variant, so that the outage lands while
-    # the task holds a variant. With classic (about 60 ms a variant on a fast machine) a
-    # fresh clone's run killed the broker after the task had finished its variants, and
-    # nothing was there to give back (attempts stayed 1).
-    with override_settings(STYLERECS={**settings.STYLERECS, "BATCH_SIZE": 2}):
-        batch = request(products, make_style("ember", source="chelsea", method="texture"))
-    wait_for(
-        lambda: StylizedVariant.objects.filter(status=VariantStatus.PROCESSING).exists(),
-        interval=0.02,
-        what="a task to start",
-    )
-    time.sleep(0.5)  # let the worker's main process see the task start
-    log_start = worker.log_path.stat().st_size
-    redis.kill()
-    # On connection loss the worker terminates the running task (SIGTERM -> SystemExit
-    # in the pool child): what it claimed must go back to pending, never fail.
-    wait_for(
-        lambda: b"Terminating it instead" in worker.log_path.read_bytes()[log_start:],
-        what="the worker to terminate the running task",
-    )
+    # The worker holds its first file write until the broker is down, so the outage
+    # lands while the task holds its variants whatever the machine's speed (a fresh
+    # clone's run, timed instead, once killed the broker after the task had finished
+    # its variants, and nothing was there to give back).
+    hold_writes_after(gate_file, 0)
+    try:
+        with override_settings(STYLERECS={**settings.STYLERECS, "BATCH_SIZE": 2}):
+            batch = request(products, make_style("ember", source="chelsea", method="classic"))
+        wait_for(
+            lambda: StylizedVariant.objects.filter(status=VariantStatus.PROCESSING).exists(),
+            interval=0.02,
+            what="a task to start",
+        )
+        time.sleep(0.5)  # let the worker's main process see the task start
+        log_start = worker.log_path.stat().st_size
+        redis.kill()
+        # On connection loss the worker terminates the running task (SIGTERM ->
+        # SystemExit in the pool child): what it claimed must go back to pending.
+        wait_for(
+            lambda: b"Terminating it instead" in worker.log_path.read_bytes()[log_start:],
+            what="the worker to terminate the running task",
+        )
+    finally:
+        gate_file.unlink(missing_ok=True)
     time.sleep(2)  # the outage
     redis.start(persistent=persistent)
 
@@ -261,7 +279,7 @@ def test_database_stopped_mid_batch_longer_than_five_retries_finishes(
     # The worker writes the first variant's file, then waits before the next write until
     # the database is down: it cannot finish the batch before the cut (one fresh clone's
     # worker did, and never met the outage).
-    gate_file.write_text("1")
+    hold_writes_after(gate_file, 1)
     try:
         with override_settings(STYLERECS={**settings.STYLERECS, "BATCH_SIZE": 2}):
             batch = request(products, make_style("umber", source="rocket", method="classic"))
@@ -282,11 +300,6 @@ def test_database_stopped_mid_batch_longer_than_five_retries_finishes(
     variants = assert_settled(finished(batch))
     assert [v.status for v in variants] == [VariantStatus.READY] * len(products)
     assert retries_logged(worker, log_start) > 5
-
-
-def variant_files() -> list[Path]:
-    root = Path(settings.MEDIA_ROOT) / "stylerecs" / "variants"
-    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
 
 
 def test_write_failing_half_way_fails_that_variant_alone_and_leaves_no_partial_file(
