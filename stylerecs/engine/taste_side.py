@@ -85,17 +85,23 @@ def with_popularity(items: ItemSide, popularity: Tensor) -> ItemSide:
     return replace(items, popularity=pop, matrix=matrix)
 
 
-def _confidences(items: ItemSide, rows: Tensor, cols: Tensor, weights: Tensor, params):
-    """The ALS user step's inputs from positive events: one ``(user, product)`` pair per
+def _confidences(items: ItemSide, n_users: int, rows, cols, weights, params):
+    """The ALS user step's inputs: ``(zero factors (n_users, f), None)`` without positive
+    events, else ``(zeros, (rows, cols, c, y, base))``: one ``(user, product)`` pair per
     row with its confidence ``c = alpha * r`` (duplicates summed: confidence is per pair,
     not per event), the products' factors ``y`` and ``YᵀY + λI``."""
     n_items, f = items.factors.shape
+    out = torch.zeros(n_users, f)
+    keep = weights > 0
+    if not bool(keep.any()):
+        return out, None
+    rows, cols = rows[keep], cols[keep]
     pairs, inverse = torch.unique(rows * n_items + cols, return_inverse=True)
-    r = torch.zeros(pairs.shape[0]).index_add_(0, inverse, weights.float())
+    r = torch.zeros(pairs.shape[0]).index_add_(0, inverse, weights[keep].float())
     rows, cols = pairs // n_items, pairs % n_items
     c = float(params.alpha) * r
     base = items.gram + float(params.regularization) * torch.eye(f)
-    return rows, cols, c, items.factors[cols], base
+    return out, (rows, cols, c, items.factors[cols], base)
 
 
 def fold_in(
@@ -118,12 +124,11 @@ def fold_in(
     do not depend on the chunk they are scored in. Shoppers without positive events
     get zero factors.
     """
-    f = items.factors.shape[1]
-    out = torch.zeros(n_users, f)
-    keep = weights > 0
-    if not bool(keep.any()):
+    out, inputs = _confidences(items, n_users, rows, cols, weights, params)
+    if inputs is None:
         return out
-    rows, cols, c, y, base = _confidences(items, rows[keep], cols[keep], weights[keep], params)
+    rows, cols, c, y, base = inputs
+    f = out.shape[1]
     b = torch.zeros(n_users, f).index_add_(0, rows, c[:, None] * y)
 
     def times_a(x: Tensor) -> Tensor:
@@ -152,12 +157,11 @@ def fold_in(
 
 def fold_in_exact(items: ItemSide, *, n_users, rows, cols, weights, params) -> Tensor:
     """:func:`fold_in` by forming and solving each user's matrix (for tests: slower)."""
-    f = items.factors.shape[1]
-    out = torch.zeros(n_users, f)
-    keep = weights > 0
-    if not bool(keep.any()):
+    out, inputs = _confidences(items, n_users, rows, cols, weights, params)
+    if inputs is None:
         return out
-    rows, cols, c, y, base = _confidences(items, rows[keep], cols[keep], weights[keep], params)
+    rows, cols, c, y, base = inputs
+    f = out.shape[1]
     users = torch.unique(rows)
     local = torch.searchsorted(users, rows)
     a = base.expand(users.shape[0], f, f).clone()
