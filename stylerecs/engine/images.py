@@ -21,10 +21,10 @@ import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 
-import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from . import isolation
+from .image_modes import ALPHA_MODES, to_rgb
 from .jpeg import ShortScan, check_scan_complete
 
 logger = logging.getLogger(__name__)
@@ -152,7 +152,7 @@ def decode_image(
     try:
         img = _apply_orientation(img)
         alpha = _alpha_channel(img) if keep_alpha else None
-        img = _to_rgb(img, icc)
+        img = to_rgb(img, icc)
         if alpha is not None:
             img.putalpha(alpha)
     except (OSError, ValueError) as exc:
@@ -177,7 +177,7 @@ def _load_strictly(img: Image.Image) -> None:
 
 def _alpha_channel(img: Image.Image) -> Image.Image | None:
     """The image's transparency as an ``L`` image, or None when it has none."""
-    if img.mode in _ALPHA_MODES or (img.mode == "P" and img.has_transparency_data):
+    if img.mode in ALPHA_MODES or (img.mode == "P" and img.has_transparency_data):
         return img.convert("RGBA").getchannel("A")
     if img.mode in ("L", "RGB") and "transparency" in img.info:
         return img.convert("RGBA").getchannel("A")
@@ -228,100 +228,6 @@ def _apply_orientation(img: Image.Image) -> Image.Image:
     except Exception as exc:  # noqa: BLE001 - metadata must not cost the image
         logger.debug("ignoring unreadable EXIF orientation: %s", exc)
         return img
-
-
-_ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
-
-
-def _to_rgb(img: Image.Image, icc: bytes | None) -> Image.Image:
-    """Convert any Pillow mode to 8-bit sRGB ``RGB``."""
-    mode = img.mode
-    if mode == "1":
-        img = img.convert("L")
-    elif mode.startswith("I") or mode == "F":
-        img = _high_bit_depth_to_l(img)
-    elif mode == "P":
-        img = img.convert("RGBA" if img.has_transparency_data else "RGB")
-    elif mode in ("L", "RGB") and "transparency" in img.info:
-        # tRNS chunk in a PNG: one colour is transparent.
-        img = img.convert("RGBA")
-
-    if img.mode in _ALPHA_MODES:
-        rgba = img.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        # Grey alpha images stay grey, so an embedded gray ICC profile still applies.
-        flat = Image.alpha_composite(background, rgba)
-        img = flat.convert("L" if mode in ("LA", "La") else "RGB")
-
-    if icc and img.mode in ("RGB", "CMYK", "L"):
-        managed = _icc_to_srgb(img, icc)
-        if managed is not None:
-            return managed
-    if img.mode != "RGB":
-        img = img.convert("RGB")
-    return img
-
-
-def _high_bit_depth_to_l(img: Image.Image) -> Image.Image:
-    """Scale 16-bit, 32-bit integer and float grayscale to 8 bits.
-
-    Pillow opens 16-bit PNG/TIFF as ``I;16`` (or ``I``) without rescaling, so a naive
-    ``convert("L")`` clips everything above 255 to white.
-    """
-    arr = np.asarray(img)
-    if img.mode.startswith("I;16"):
-        arr = arr.astype(np.float64) / 257.0
-    elif img.mode == "F":
-        arr = arr.astype(np.float64)
-        arr = np.nan_to_num(arr, nan=0.0, posinf=1.0, neginf=0.0)
-        lo, hi = float(arr.min()), float(arr.max())
-        if lo >= 0.0 and hi <= 1.0:
-            arr = arr * 255.0  # the usual convention for float images
-        elif lo < 0.0 or hi > 255.0:
-            arr = (arr - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(arr)
-    else:  # "I": 32-bit signed ints, in practice 8- or 16-bit samples
-        arr = arr.astype(np.float64)
-        lo, hi = float(arr.min()), float(arr.max())
-        if lo >= 0 and hi <= 255:
-            pass
-        elif lo >= 0 and hi <= 65535:
-            arr = arr / 257.0
-        else:
-            arr = (arr - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(arr)
-    return Image.fromarray(np.clip(np.rint(arr), 0, 255).astype(np.uint8))
-
-
-@lru_cache(maxsize=1)
-def _srgb_profile():
-    from PIL import ImageCms
-
-    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
-
-
-_ICC_SPACE_FOR_MODE = {"RGB": "RGB", "CMYK": "CMYK", "L": "GRAY"}
-
-
-def _icc_to_srgb(img: Image.Image, icc: bytes) -> Image.Image | None:
-    """Convert ``img`` from its embedded ICC profile to sRGB, or None if that fails.
-
-    Colour management is best effort: a broken or mismatched profile, or a Pillow built
-    without LittleCMS, falls back to Pillow's unmanaged conversion.
-    """
-    try:
-        from PIL import ImageCms
-
-        src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-        space = (src.profile.xcolor_space or "").strip().upper()
-        if space != _ICC_SPACE_FOR_MODE[img.mode]:
-            return None
-        out = ImageCms.profileToProfile(img, src, _srgb_profile(), outputMode="RGB")
-    except Exception as exc:  # noqa: BLE001 - fall back to unmanaged conversion
-        logger.debug("ICC conversion skipped: %s", exc)
-        return None
-    if out is None or out.mode != "RGB":
-        return None
-    out.info.pop("icc_profile", None)
-    return out
 
 
 def resize_to_side(img: Image.Image, side: int, *, upscale: bool = False) -> Image.Image:
