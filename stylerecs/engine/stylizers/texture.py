@@ -42,6 +42,14 @@ from torch import Tensor
 
 from ..colorspace import lab_to_rgb, rgb_to_lab
 from .base import StyleState, Stylizer
+from .texture_tone import (
+    histogram_match,
+    luma_bands,
+    match_bands,
+    opponent,
+    style_darkness,
+    target_quantiles,
+)
 
 __all__ = ["TextureStylizer"]
 
@@ -58,13 +66,8 @@ _QUERY_CHUNK = 1024  # query patches per distance matrix: it stays in cache
 # toward the style's histograms (Heeger & Bergen) by this share (tuned on the val split).
 _BANDS = 3
 _BAND_MATCH = 0.5
-# A dark style (median lightness under _DARK_MEDIAN) would match the content's lightness
-# into near black, where SSIM sees no structure (the Hubble field: median 0.05). The
-# darker the style, the more of the content's own lightness histogram is kept (up to
-# _DARK_KEEP) and the more of its fine luminance detail added back (up to
-# _DARK_DETAIL); tuned on the val split's dark pair.
-_DARK_MEDIAN = 0.2
-_DARK_KEEP = 0.15
+# The darker the style (texture_tone.style_darkness), the more of the content's fine luminance
+# detail is added back, up to _DARK_DETAIL; tuned on the val split's dark pair.
 _DARK_DETAIL = 1.0
 _DETAIL_SIZE = 7  # box side of the blur whose residual is the detail added back
 _GAP = 0.6  # step between query patches, in patch sizes (the paper's is 0.55-0.85)
@@ -93,87 +96,6 @@ def _pad_for(length: int, patch: int, gap: int) -> int:
     if length <= patch:
         return patch - length
     return (-(length - patch)) % gap
-
-
-# An orthonormal luma/chroma basis: matching histograms per RGB channel would invent
-# colours (a grey style would tint the content by the channels' differing ranks).
-_OPPONENT = (
-    (0.5773502691896258, 0.5773502691896258, 0.5773502691896258),
-    (0.7071067811865476, 0.0, -0.7071067811865476),
-    (0.4082482904638631, -0.8164965809277260, 0.4082482904638631),
-)
-
-
-def _opponent(x: Tensor, *, inverse: bool = False) -> Tensor:
-    m = torch.tensor(_OPPONENT, dtype=x.dtype, device=x.device)
-    return torch.einsum("ij,njhw->nihw", m.T if inverse else m, x)
-
-
-def _histogram_match(x: Tensor, quantiles: Tensor) -> Tensor:
-    """Give each opponent channel of RGB ``x`` [N, 3, H, W] the distribution of
-    ``quantiles`` [3, Q] or, one per image, [N, 3, Q] (in the same channels)."""
-    x = _opponent(x)
-    n, c, h, w = x.shape
-    flat = x.reshape(n * c, h * w)
-    order = flat.argsort(dim=1)
-    if quantiles.dim() == 2:
-        quantiles = quantiles[None]
-    targets = F.interpolate(quantiles, size=h * w, mode="linear", align_corners=True)
-    targets = targets.expand(n, c, h * w).reshape(n * c, h * w)
-    out = torch.empty_like(flat)
-    out.scatter_(1, order, targets)
-    return _opponent(out.view(n, c, h, w), inverse=True)
-
-
-def _darkness(quantiles: Tensor) -> float:
-    """0 for a style of median lightness _DARK_MEDIAN or more, rising to 1 for black."""
-    median = float(quantiles[0, quantiles.shape[1] // 2]) / 3**0.5  # lightness axis norm
-    return min(1.0, max(0.0, 1.0 - median / _DARK_MEDIAN))
-
-
-def _target_quantiles(content: Tensor, quantiles: Tensor, darkness: float) -> Tensor:
-    """The distributions [N, 3, Q] each image is matched to: the style's, with part of
-    the image's own lightness histogram kept when the style is dark."""
-    share = _DARK_KEEP * darkness
-    out = quantiles[None].repeat(content.shape[0], 1, 1)
-    if share > 0:
-        probs = torch.linspace(0, 1, quantiles.shape[1], device=content.device)
-        own = _opponent(content)[:, 0].flatten(1).quantile(probs, dim=1).T  # [N, Q]
-        out[:, 0] = torch.lerp(quantiles[0][None], own, share)
-    return out
-
-
-def _luma_bands(x: Tensor, count: int) -> tuple[list[Tensor], Tensor]:
-    """Laplacian bands [N, 1, h, w] of the opponent lightness of RGB ``x``, finest first,
-    and the residual low-pass."""
-    current = _opponent(x)[:, :1]
-    bands = []
-    for _ in range(count):
-        if min(current.shape[-2:]) < 16:
-            break
-        down = F.avg_pool2d(current, 2)
-        bands.append(current - F.interpolate(down, size=current.shape[-2:], mode="bilinear"))
-        current = down
-    return bands, current
-
-
-def _match_bands(x: Tensor, band_quantiles: Tensor, strength: float) -> Tensor:
-    """Move each lightness band of RGB ``x`` [N, 3, H, W] by ``strength`` toward the
-    band's histogram ``band_quantiles`` [B, Q] (D. J. Heeger and J. R. Bergen,
-    "Pyramid-Based Texture Analysis/Synthesis", SIGGRAPH 1995)."""
-    bands, low = _luma_bands(x, band_quantiles.shape[0])
-    n = x.shape[0]
-    for k in reversed(range(len(bands))):
-        band = bands[k]
-        flat = band.flatten(1)
-        target = F.interpolate(
-            band_quantiles[k].view(1, 1, -1), size=flat.shape[1], mode="linear", align_corners=True
-        )
-        matched = torch.empty_like(flat).scatter_(1, flat.argsort(dim=1), target[0].expand(n, -1))
-        band = torch.lerp(band, matched.view_as(band), strength)
-        low = F.interpolate(low, size=band.shape[-2:], mode="bilinear") + band
-    # Only the lightness changes: it lies along (1, 1, 1) / sqrt(3) in RGB.
-    return x + (low - _opponent(x)[:, :1]) / 3**0.5
 
 
 def _style_patches(style: Tensor, patch: int, index: Tensor) -> Tensor:
@@ -280,7 +202,7 @@ class TextureStylizer(Stylizer):
         image = _resize(image, size)
         tensors: dict[str, Tensor] = {}
         probs = torch.linspace(0, 1, 1024, device=self.device)
-        tensors["quantiles"] = _opponent(image)[0].flatten(1).quantile(probs, dim=1).T.contiguous()
+        tensors["quantiles"] = opponent(image)[0].flatten(1).quantile(probs, dim=1).T.contiguous()
         sizes = _scale_sizes(*size, self.levels)
         for level, level_size in enumerate(sizes):
             style = _resize(image, level_size)
@@ -301,7 +223,7 @@ class TextureStylizer(Stylizer):
                 tensors[f"mean{key}"] = mean
                 tensors[f"basis{key}"] = basis
                 tensors[f"proj{key}"] = (flat - mean) @ basis
-        bands, _ = _luma_bands(image, _BANDS)
+        bands, _ = luma_bands(image, _BANDS)
         tensors["bands"] = torch.stack([b.flatten().quantile(probs) for b in bands])
         meta = {"levels": len(sizes)}
         return StyleState(method=self.name, tensors=tensors, meta=meta)
@@ -342,9 +264,9 @@ class TextureStylizer(Stylizer):
 
     def _synthesise(self, content: Tensor, state: StyleState) -> Tensor:
         sizes = _scale_sizes(*content.shape[-2:], min(self.levels, state.meta["levels"]))
-        darkness = _darkness(state["quantiles"])
-        quantiles = _target_quantiles(content, state["quantiles"], darkness)
-        x = _histogram_match(_resize(content, sizes[-1]), quantiles)
+        darkness = style_darkness(state["quantiles"])
+        quantiles = target_quantiles(content, state["quantiles"], darkness)
+        x = histogram_match(_resize(content, sizes[-1]), quantiles)
         for level in reversed(range(len(sizes))):
             c = _resize(content, sizes[level])
             # Fresh noise at every scale: without it flat areas of the content match the
@@ -361,11 +283,11 @@ class TextureStylizer(Stylizer):
                 for _ in range(self.iterations):
                     x = self._aggregate(x, state, level, patch, generator)
                     x = (x + weight * c) / (1.0 + weight)
-                    x = _histogram_match(x, quantiles)
+                    x = histogram_match(x, quantiles)
                 if self.denoise > 0:
                     x = _bilateral(x, self.denoise)
         if "bands" in state.tensors:  # states prepared before band matching lack them
-            x = _histogram_match(_match_bands(x, state["bands"], _BAND_MATCH), quantiles)
+            x = histogram_match(match_bands(x, state["bands"], _BAND_MATCH), quantiles)
         if darkness > 0:
             grey = content.mean(1, keepdim=True)
             pad = _DETAIL_SIZE // 2
