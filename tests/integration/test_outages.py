@@ -11,6 +11,7 @@ stylerecs/tasks.py.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -136,17 +137,29 @@ def variant_files() -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
 
 
-def hold_writes_after(gate_file: Path, writes: int) -> None:
-    """Let the worker write ``writes`` files, then hold its next write until the gate
-    file is removed. Variant files are named by their content and an existing one is not
-    written again, so this module's variant files go first: every variant is written."""
+@contextlib.contextmanager
+def hold_writes_after(gate_file: Path, writes: int):
+    """Inside the block, let the worker write ``writes`` files, then hold its next write
+    until the block ends. Variant files are named by their content and an existing one
+    is not written again, so this module's variant files go first: every variant is
+    written."""
     for path in variant_files():
         path.unlink()
     gate_file.write_text(str(writes))
+    try:
+        yield
+    finally:
+        gate_file.unlink(missing_ok=True)
 
 
 def request(products, style) -> GenerationBatch:
     return variants_request(product_ids=[p.pk for p in products], style_ids=[style.pk])
+
+
+def request_in_pairs(products, style) -> GenerationBatch:
+    """:func:`request` with two variants a task: a batch of four is two tasks."""
+    with override_settings(STYLERECS={**settings.STYLERECS, "BATCH_SIZE": 2}):
+        return request(products, style)
 
 
 def finished(batch: GenerationBatch, timeout: float = 120) -> GenerationBatch:
@@ -204,10 +217,8 @@ def test_broker_stopped_and_restarted_mid_batch_gives_claims_back_and_finishes(
     # lands while the task holds its variants whatever the machine's speed (a fresh
     # clone's run, timed instead, once killed the broker after the task had finished
     # its variants, and nothing was there to give back).
-    hold_writes_after(gate_file, 0)
-    try:
-        with override_settings(STYLERECS={**settings.STYLERECS, "BATCH_SIZE": 2}):
-            batch = request(products, make_style("ember", source="chelsea", method="classic"))
+    with hold_writes_after(gate_file, 0):
+        batch = request_in_pairs(products, make_style("ember", source="chelsea", method="classic"))
         wait_for(
             lambda: StylizedVariant.objects.filter(status=VariantStatus.PROCESSING).exists(),
             interval=0.02,
@@ -222,8 +233,6 @@ def test_broker_stopped_and_restarted_mid_batch_gives_claims_back_and_finishes(
             lambda: b"Terminating it instead" in worker.log_path.read_bytes()[log_start:],
             what="the worker to terminate the running task",
         )
-    finally:
-        gate_file.unlink(missing_ok=True)
     time.sleep(2)  # the outage
     redis.start(persistent=persistent)
 
@@ -279,18 +288,14 @@ def test_database_stopped_mid_batch_longer_than_five_retries_finishes(
     # The worker writes the first variant's file, then waits before the next write until
     # the database is down: it cannot finish the batch before the cut (one fresh clone's
     # worker did, and never met the outage).
-    hold_writes_after(gate_file, 1)
-    try:
-        with override_settings(STYLERECS={**settings.STYLERECS, "BATCH_SIZE": 2}):
-            batch = request(products, make_style("umber", source="rocket", method="classic"))
+    with hold_writes_after(gate_file, 1):
+        batch = request_in_pairs(products, make_style("umber", source="rocket", method="classic"))
         wait_for(
             lambda: StylizedVariant.objects.filter(status=VariantStatus.READY).exists(),
             interval=0.05,
             what="the first variant",
         )
         db_proxy.cut()
-    finally:
-        gate_file.unlink(missing_ok=True)
     try:
         # The old policy (five jittered retries) gave up after about 15 s on average.
         time.sleep(16)
