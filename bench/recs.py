@@ -29,9 +29,10 @@ carts, purchases, dislikes; 15% of events random) over 120 days.
   setting's recall and its grid neighbours' (the default, "smoothed").
 - Methods: stylerecs (the engine's tune/fit/recommend, as the worker runs them; its
   blend, item-item part, shoppers' half-life and popularity window included, tuned
-  over a grid like the shop's default), popularity (window tuned), implicit ALS
-  (factors, regularisation, confidence, decay tuned), implicit item-kNN (cosine or
-  BM25, K, decay tuned). LightFM is reported as not built when it does not install.
+  over the shop's default grid, ``STYLERECS["TASTE_TUNING"]``), popularity (window
+  tuned), implicit ALS (factors, regularisation, confidence, decay tuned), implicit
+  item-kNN (cosine or BM25, K, decay tuned). LightFM is reported as not built when it
+  does not install.
 """
 
 from __future__ import annotations
@@ -311,14 +312,12 @@ def main(argv=None) -> None:
     torch.set_num_threads(args.threads)
     # implicit warns when handed a row slice it converts itself; the timing is ours.
     warnings.filterwarnings("ignore", message="Method expects CSR input")
-    args.fit_options = {"factors": [32, 64], "regularization": [0.05, 0.5],
-                        "half_life_days": HALF_LIVES}  # fmt: skip
-    args.blend_options = {"cf_weight": [0.3, 1.0], "visual_weight": [0.0, 0.15, 0.4],
-                          "popularity_weight": [0.1, 0.5, 1.5],
-                          "popularity_history": [2.0, 1000.0],
-                          "knn_weight": [0.0, 0.5, 2.0, 8.0],
-                          "user_half_life_days": HALF_LIVES,
-                          "popularity_days": [7.0, 30.0]}  # fmt: skip
+    from stylerecs.conf import DEFAULTS
+
+    # The shop's default search space (STYLERECS["TASTE_TUNING"]): what a shop that
+    # changes nothing gets is what is measured.
+    args.fit_options = dict(DEFAULTS["TASTE_TUNING"]["fit"])
+    args.blend_options = dict(DEFAULTS["TASTE_TUNING"]["blend"])
     if args.quick:
         args.shoppers, args.products = 300, 120
         args.fit_options = {"factors": [16], "half_life_days": [30.0]}

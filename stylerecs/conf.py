@@ -224,17 +224,19 @@ DEFAULTS: dict[str, Any] = {
     "TASTE_THREADS": 2,
     # What the tuning searches: every combination of "fit" options is fitted once, and
     # every combination of "blend" options scored against it. Keys are TasteParams
-    # fields (stylerecs/engine/taste.py); unnamed fields keep their defaults.
+    # fields (stylerecs/engine/taste.py); unnamed fields keep their defaults. bench/recs.py
+    # measures this grid (docs/BENCHMARKS.md); its cost: docs/OPERATIONS.md.
     "TASTE_TUNING": {
         "fit": {
             "factors": [32, 64],
             "regularization": [0.05, 0.5],
-            "half_life_days": [7.0, 30.0, 120.0],
+            # 1000: what goes together barely fades over the shop's history.
+            "half_life_days": [7.0, 30.0, 1000.0],
         },
         "blend": {
             "cf_weight": [0.3, 1.0],
             "visual_weight": [0.0, 0.15, 0.4],
-            "popularity_weight": [0.1, 0.5],
+            "popularity_weight": [0.1, 0.5, 1.5],
             # 1000: popularity never fades (shops where most buy what is popular).
             "popularity_history": [2.0, 1000.0],
             # The item-item part (0: off); its neighbours per product: knn_neighbours.
