@@ -168,13 +168,17 @@ class _Affinity(Func):
         return f"(({sql})::jsonb ->> %s)::double precision", [*params, self.key]
 
 
-def popularity_scores(*, days: float | None = None, limit: int | None = None) -> list[tuple]:
-    """``[(product_id, score)]``, most popular first: recent interactions weighted by the
-    kind's ``EVENT_WEIGHTS`` (positive kinds only)."""
+def popularity_scores(
+    *, days: float | None = None, limit: int | None = None, now=None
+) -> list[tuple]:
+    """``[(product_id, score)]``, most popular first: the interactions of the ``days``
+    (default ``POPULARITY_DAYS``) before ``now`` (default: now) weighted by the kind's
+    ``EVENT_WEIGHTS`` (positive kinds only)."""
     weights = {k: float(w) for k, w in stylerecs_settings.EVENT_WEIGHTS.items() if w > 0}
     if not weights:
         return []
     days = float(stylerecs_settings.POPULARITY_DAYS if days is None else days)
+    since = (timezone.now() if now is None else now) - timedelta(days=days)
     score = Sum(
         Case(
             *[When(kind=kind, then=Value(w)) for kind, w in weights.items()],
@@ -183,9 +187,7 @@ def popularity_scores(*, days: float | None = None, limit: int | None = None) ->
         )
     )
     rows = (
-        Interaction.objects.filter(
-            created_at__gte=timezone.now() - timedelta(days=days), kind__in=list(weights)
-        )
+        Interaction.objects.filter(created_at__gte=since, kind__in=list(weights))
         .values("product_id")
         .annotate(score=score)
         .order_by("-score", "product_id")

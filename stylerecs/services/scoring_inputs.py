@@ -13,11 +13,11 @@ import math
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import numpy as np
 import torch
-from django.db.models import Case, Count, FloatField, Max, Sum, Value, When
+from django.db.models import Count, Max
 
 from ..conf import get_adapter, get_product_model, stylerecs_settings
 from ..models import (
@@ -29,6 +29,7 @@ from ..models import (
     StylePreference,
 )
 from ..ranking import scoring_engine
+from ..selectors import popularity_scores
 from ..shoppers import Shopper, shoppers_q  # noqa: F401 (shoppers_q: used here, re-exported)
 
 CATALOGUE_MAX_AGE = 60.0
@@ -93,26 +94,8 @@ def _vectors(rows) -> np.ndarray:
 
 def popularity_weights(*, now: datetime, days: float | None = None) -> dict:
     """Weighted interactions of the last ``days`` (default ``POPULARITY_DAYS``) per
-    product (positive kinds only)."""
-    weights = {k: float(w) for k, w in stylerecs_settings.EVENT_WEIGHTS.items() if w > 0}
-    if not weights:
-        return {}
-    days = float(stylerecs_settings.POPULARITY_DAYS if days is None else days)
-    since = now - timedelta(days=days)
-    score = Sum(
-        Case(
-            *[When(kind=kind, then=Value(w)) for kind, w in weights.items()],
-            default=Value(0.0),
-            output_field=FloatField(),
-        )
-    )
-    rows = (
-        Interaction.objects.filter(created_at__gte=since, kind__in=list(weights))
-        .values("product_id")
-        .annotate(score=score)
-        .values_list("product_id", "score")
-    )
-    return dict(rows)
+    product (positive kinds only): :func:`stylerecs.selectors.popularity_scores`."""
+    return dict(popularity_scores(now=now, days=days))
 
 
 def popularity_vector(*, index: dict, now: datetime, days: float | None = None) -> torch.Tensor:
