@@ -179,7 +179,9 @@ def fit(
     else:
         own = np.zeros((n_items, factors), dtype=np.float32)
     buyers = np.diff(matrix.tocsc().indptr).astype(np.float32)  # shoppers per product
-    knn_items, knn_weights = neighbours(matrix, k=KNN_STORED, threads=threads)
+    knn_items, knn_weights = neighbours(
+        matrix, k=KNN_STORED, threads=threads, shrink=float(params.knn_shrink)
+    )
 
     projection, centre = visual_space(item_vectors, dims=params.visual_dims)
     looks = with_bias(project(item_vectors, projection, centre))
@@ -208,14 +210,21 @@ def fit(
     )
 
 
-def neighbours(matrix, *, k: int, threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
+def neighbours(
+    matrix, *, k: int, threads: int = 1, shrink: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Each product's ``k`` nearest products by BM25-weighted co-occurrence in the
     (shoppers x products) ``matrix``, best first: ``(items (P, k) int32, -1 padded,
     weights (P, k) float32)``, a product's own row left out. All rows share one scale
     (the median product's nearest neighbour weighs 1): how strong a product's
     co-occurrence evidence is stays in its weights, as in implicit's own item-kNN. (Each
     row scaled to its own best, as before, lost that: measured on bench/recs.py's
-    shops, validation recall fell in all five families it was tried on.)"""
+    shops, validation recall fell in all five families it was tried on.)
+
+    ``shrink`` > 0 shrinks each pair's weight by ``n / (n + shrink)``, ``n`` the shoppers
+    who touched both (Koren 2008's shrunk neighbourhood similarities): a pair seen
+    together by few shoppers weighs less than its BM25 score says, and more as the shop's
+    history grows."""
     from implicit.nearest_neighbours import BM25Recommender
     from threadpoolctl import threadpool_limits
 
@@ -233,17 +242,22 @@ def neighbours(matrix, *, k: int, threads: int = 1) -> tuple[np.ndarray, np.ndar
     row, col, value = similarity.row, similarity.col, similarity.data.astype(np.float32)
     keep = (row != col) & (value > 0)
     row, col, value = row[keep], col[keep], value[keep]
+    best = np.zeros(n_items, dtype=np.float32)
+    np.maximum.at(best, row, value)
+    if (best > 0).any():
+        value = value / np.median(best[best > 0])
+    if shrink > 0:
+        touched = (matrix > 0).astype(np.float32).tocsc()
+        together = (touched.T @ touched).tocsr()  # (P, P) shoppers who touched both
+        n = np.asarray(together[row, col], dtype=np.float32).ravel()
+        value = value * (n / (n + float(shrink)))
     order = np.lexsort((-value, row))  # by product, best first
     row, col, value = row[order], col[order], value[order]
     starts = np.searchsorted(row, np.arange(n_items))
     rank = np.arange(len(row)) - starts[row]
     keep = rank < k
-    row, col, value, rank = row[keep], col[keep], value[keep], rank[keep]
-    items[row, rank] = col
-    weights[row, rank] = value
-    best = weights[:, 0]
-    if (best > 0).any():
-        weights /= np.median(best[best > 0])
+    items[row[keep], rank[keep]] = col[keep]
+    weights[row[keep], rank[keep]] = value[keep]
     return items, weights
 
 

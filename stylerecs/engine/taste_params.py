@@ -45,6 +45,9 @@ class TasteParams:
     # 0: off) and the neighbours of each touched product it spreads to.
     knn_weight: float = 0.0
     knn_neighbours: int = 100
+    # Shoppers who touched both at which a pair of neighbours keeps half its weight
+    # (0: BM25's weight as it is); see stylerecs/engine/taste.py, ``neighbours``.
+    knn_shrink: float = 10.0
     visual_dims: int = 32
     ridge: float = 1.0
 
@@ -61,6 +64,8 @@ class TasteParams:
         if "half_life_days" in known:
             # Models saved before the shoppers' own half-life existed used one for both.
             known.setdefault("user_half_life_days", known["half_life_days"])
+        # Models saved before neighbours were shrunk stored BM25's weights as they are.
+        known.setdefault("knn_shrink", 0.0)
         return cls(**known)
 
 
