@@ -6,8 +6,10 @@
   product's nearest neighbours by BM25-weighted co-occurrence (``implicit``'s
   BM25Recommender; Robertson's BM25 weighting), so that "bought together" survives
   where a few factors smooth it away (a tuned BM25 item-kNN beat tuned ALS on the
-  collaborative and mixed shops of bench/recs.py). EASE was not taken: its Gram matrix
-  of 20,000 products is 1.6 GB and an O(P^3) inverse.
+  collaborative and mixed shops of bench/recs.py). Each pair's weight is shrunk by the
+  shoppers who touched both, ``n / (n + knn_shrink)`` (Koren 2008, "Factorization meets
+  the neighborhood"), so that it grows with the evidence. EASE was not taken: its Gram
+  matrix of 20,000 products is 1.6 GB and an O(P^3) inverse.
 - Visual part: the product embeddings, projected on their principal axes so that one
   matrix product scores 100,000 shoppers; a shopper's visual taste is the decayed,
   weighted mean of what they touched plus their explicit styles (dislikes subtract).
