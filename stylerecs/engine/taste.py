@@ -61,8 +61,8 @@ class TasteModel:
     centre: np.ndarray  # (D,)
     meta: dict = field(default_factory=dict)
     # (P, k) nearest products by co-occurrence, best first (-1 padded), and their
-    # similarity scaled so that each product's nearest is 1. None in models saved
-    # before the item-item part existed (they score without it).
+    # weights (see :func:`neighbours`). None in models saved before the item-item part
+    # existed (they score without it).
     knn_items: np.ndarray | None = None
     knn_weights: np.ndarray | None = None
 

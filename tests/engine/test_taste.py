@@ -485,6 +485,10 @@ def test_model_file_round_trips_and_other_bytes_are_refused():
     # Parameters saved before the shoppers' own half-life existed: one half-life for both.
     legacy = {k: v for k, v in model.params.as_dict().items() if k != "user_half_life_days"}
     assert TasteParams.from_dict({**legacy, "half_life_days": 9.0}).user_half_life_days == 9.0
+    # Saved before pairs were shrunk: their stored weights are BM25's as they are.
+    assert model.params.knn_shrink == 10.0 and back.params.knn_shrink == 10.0
+    unshrunk = {k: v for k, v in model.params.as_dict().items() if k != "knn_shrink"}
+    assert TasteParams.from_dict(unshrunk).knn_shrink == 0.0
     with pytest.raises(ValueError, match="not a stylerecs taste model"):
         TasteModel.load(b"not a model")
 
