@@ -16,6 +16,12 @@
 - Products without history: a ridge map from looks to item factors, trained on the
   products with history, gives every product a collaborative standing; a product's own
   factors take over as its buyers accumulate (``looks_shrink``).
+- Looks-alike part: each product's nearest products by looks (cosine of the visual
+  rows), kept by the fit. A shopper's score for a product is the share of their history
+  that looks like it, each touched product counting ``sigmoid((cosine - threshold) /
+  softness)``: where the visual part's mean taste is linear in the looks (a product half
+  like each of two styles scores as one like both), this part asks whether the product
+  looks like something the shopper touched. Measured in stop 14 (docs/BENCHMARKS.md).
 - Blend: each part's weight follows the shopper's history (collaborative grows with it,
   popularity fades with it), so a newcomer sees popular products and their looks, a
   regular their collaborative neighbourhood. All of it is one (B, f + d + 1) by
@@ -32,6 +38,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import warnings
 from dataclasses import dataclass, field
 
@@ -65,6 +72,10 @@ class TasteModel:
     # existed (they score without it).
     knn_items: np.ndarray | None = None
     knn_weights: np.ndarray | None = None
+    # (P, k) nearest products by looks, best first (-1 padded), and their cosines. None
+    # in models saved before the looks-alike part existed (they score without it).
+    looks_items: np.ndarray | None = None
+    looks_cosines: np.ndarray | None = None
 
     def save(self) -> bytes:
         """The model as an ``.npz`` file's bytes (what goes into storage)."""
@@ -84,6 +95,14 @@ class TasteModel:
                     "knn_weights": self.knn_weights.astype(np.float32),
                 }
                 if self.knn_items is not None
+                else {}
+            ),
+            **(
+                {
+                    "looks_items": self.looks_items.astype(np.int32),
+                    "looks_cosines": self.looks_cosines.astype(np.float32),
+                }
+                if self.looks_items is not None
                 else {}
             ),
         )
@@ -109,6 +128,8 @@ class TasteModel:
             meta=header.get("meta", {}),
             knn_items=arrays["knn_items"] if "knn_items" in arrays.files else None,
             knn_weights=arrays["knn_weights"] if "knn_weights" in arrays.files else None,
+            looks_items=arrays["looks_items"] if "looks_items" in arrays.files else None,
+            looks_cosines=arrays["looks_cosines"] if "looks_cosines" in arrays.files else None,
         )
 
 
@@ -186,7 +207,9 @@ def fit(
     )
 
     projection, centre = visual_space(item_vectors, dims=params.visual_dims)
-    looks = with_bias(project(item_vectors, projection, centre))
+    visual = project(item_vectors, projection, centre)
+    looks_items, looks_cosines = looks_alike(visual, k=KNN_STORED)
+    looks = with_bias(visual)
     warm = torch.from_numpy(buyers > 0)
     target = torch.from_numpy(own)
     if bool(warm.any()):
@@ -209,7 +232,29 @@ def fit(
         meta={"users": int(n_users), "items": n_items, "nnz": int(matrix.nnz)},
         knn_items=knn_items,
         knn_weights=knn_weights,
+        looks_items=looks_items,
+        looks_cosines=looks_cosines,
     )
+
+
+def looks_alike(visual: Tensor, *, k: int, chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """Each product's ``k`` nearest products by the cosine of its ``visual`` row (unit
+    rows), best first, itself left out: ``(items (P, k) int32, -1 padded, cosines (P, k)
+    float32)``. In chunks of rows: a (chunk, P) block at a time, never (P, P)."""
+    n = visual.shape[0]
+    items = np.full((n, k), -1, dtype=np.int32)
+    cosines = np.zeros((n, k), dtype=np.float32)
+    width = min(k, n - 1)
+    if width <= 0:
+        return items, cosines
+    for start in range(0, n, chunk):
+        block = visual[start : start + chunk] @ visual.T
+        rows = torch.arange(block.shape[0])
+        block[rows, rows + start] = -math.inf
+        top, at = torch.topk(block, width, dim=1)
+        items[start : start + block.shape[0], :width] = at.numpy()
+        cosines[start : start + block.shape[0], :width] = top.numpy()
+    return items, cosines
 
 
 def neighbours(

@@ -19,6 +19,9 @@ BLEND_FIELDS = {
     "popularity_history",
     "knn_weight",
     "knn_neighbours",
+    "looks_weight",
+    "looks_threshold",
+    "looks_softness",
 }
 
 
@@ -48,6 +51,14 @@ class TasteParams:
     # Shoppers who touched both at which a pair of neighbours keeps half its weight
     # (0: BM25's weight as it is); see stylerecs/engine/taste.py, ``neighbours``.
     knn_shrink: float = 10.0
+    # Looks-alike part: how much of the shopper's (decayed, weighted) history looks like
+    # a product. Each touched product spreads its share of the history over its nearest
+    # products by looks, each at sigmoid((cosine - looks_threshold) / looks_softness)
+    # (cosine of the visual rows): a soft "looks like it" where the visual part's mean
+    # taste is linear. Its weight (0: off) does not grow with history.
+    looks_weight: float = 0.0
+    looks_threshold: float = 0.25
+    looks_softness: float = 0.02
     visual_dims: int = 32
     ridge: float = 1.0
 
@@ -76,6 +87,7 @@ POSITIVE = {
     "user_half_life_days",
     "popularity_days",
     "knn_neighbours",
+    "looks_softness",
 }
 
 

@@ -30,6 +30,8 @@ __all__ = [
     "ShopperEvents",
     "demote_first_page",
     "first_page_order",
+    "looks_kernel",
+    "looks_part",
     "neighbour_part",
     "pair_mask",
     "prepare",
@@ -138,19 +140,33 @@ def _add_neighbours(scores, items: ItemSide, events, weights, history, where, *,
     with history as the collaborative one does) over the touched product's first
     ``knn_neighbours`` neighbours. E x k scattered adds: no (B, P) pass of its own.
     ``weights``: each event's decayed weight (:func:`prepare`'s)."""
+    h = history.float().clamp_min(0)
+    part = float(params.knn_weight) * h / (h + float(params.cf_history) + 1e-8)
+    k = int(params.knn_neighbours)
+    _spread(scores, items.knn_items[:, :k], items.knn_weights[:, :k], events, weights, where,
+            part)  # fmt: skip
+
+
+def looks_kernel(cosines: Tensor, *, params: TasteParams) -> Tensor:
+    """How much a product looks like another whose visual rows have these cosines:
+    ``sigmoid((cosine - looks_threshold) / looks_softness)``, 0 to 1."""
+    return torch.sigmoid((cosines - float(params.looks_threshold)) / float(params.looks_softness))
+
+
+def _spread(scores, near_items, near_values, events, weights, where, row_weight) -> None:
+    """Each positive event spreads its share of its shopper's history, times the
+    shopper's ``row_weight``, over the touched product's ``near_items`` at
+    ``near_values`` (both (P, k)), scattered into ``scores`` (B, shown) in place."""
     keep = weights > 0
     if not bool(keep.any()):
         return
     rows, cols, weights = events.rows[keep], events.cols[keep], weights[keep]
     total = torch.zeros(events.n).index_add_(0, rows, weights)
-    h = history.float().clamp_min(0)
-    part = float(params.knn_weight) * h / (h + float(params.cf_history) + 1e-8)
-    share = weights / total[rows] * part[rows]
-    k = int(params.knn_neighbours)
-    near = items.knn_items[cols, :k]
+    share = weights / total[rows] * row_weight[rows]
+    near = near_items[cols]
     cells = where[near.clamp_min(0)]
     ok = (near >= 0) & (cells >= 0)
-    value = items.knn_weights[cols, :k] * share[:, None]
+    value = near_values[cols] * share[:, None]
     flat = (rows[:, None] * scores.shape[1] + cells)[ok]
     scores.view(-1).index_add_(0, flat, value[ok].to(scores.dtype))
 
@@ -180,6 +196,22 @@ def neighbour_part(
     return unit
 
 
+def looks_part(
+    items: ItemSide, events: ShopperEvents, prepared: tuple, *, params: TasteParams,
+    available: Tensor,
+) -> Tensor:  # fmt: skip
+    """The looks-alike part of :func:`recommend` at ``looks_weight`` 1, a dense (B,
+    available products) matrix: each product's share of the shopper's history that looks
+    like it (:func:`looks_kernel`). Needs the model's look-alikes
+    (``items.looks_items``)."""
+    shown, where = _scored(available)
+    _, _, weights = prepared
+    unit = torch.zeros(events.n, int(shown.shape[0]))
+    kernel = looks_kernel(items.looks_cosines, params=params)
+    _spread(unit, items.looks_items, kernel, events, weights, where, torch.ones(events.n))
+    return unit
+
+
 def _pairs_in(rows: Tensor, items: Tensor, where: Tensor) -> tuple[Tensor, Tensor]:
     """(row, item) pairs as (row, column among the scored products), unscored dropped."""
     if not rows.numel():
@@ -202,14 +234,16 @@ def recommend(
     reasons: bool = True,
     prepared: tuple | None = None,
     neighbours: Tensor | None = None,
+    looks: Tensor | None = None,
 ) -> RankResult:
     """Top ``k`` products for each shopper of the batch, with reasons.
 
     ``style_visual`` (S, d) holds the styles in the model's visual space (for explicit
     preferences and "because you like ..." reasons). ``page`` is the first-page size of
     the demotion policy (0: no demotion). ``prepared`` is :func:`prepare`'s result for
-    this batch, when several blends are scored on the same fit (the tuning does), and
-    ``neighbours`` :func:`neighbour_part`'s for it and ``available``.
+    this batch, when several blends are scored on the same fit (the tuning does),
+    ``neighbours`` :func:`neighbour_part`'s for it and ``available``, and ``looks``
+    :func:`looks_part`'s.
     """
     styles = style_visual if style_visual is not None else torch.zeros(0, items.visual.shape[1])
     if prepared is None:
@@ -227,6 +261,13 @@ def recommend(
         scores.add_(neighbours, alpha=float(params.knn_weight))
     elif with_knn:
         _add_neighbours(scores, items, events, weights, taste.mass, where, params=params)
+    with_looks = items.looks_items is not None and float(params.looks_weight) > 0
+    if with_looks and looks is not None:
+        scores.add_(looks, alpha=float(params.looks_weight))
+    elif with_looks:
+        kernel = looks_kernel(items.looks_cosines, params=params)
+        weight = torch.full((events.n,), float(params.looks_weight))
+        _spread(scores, items.looks_items, kernel, events, weights, where, weight)
     ex_rows, ex_cols = _pairs_in(events.exclude_rows, events.exclude_items, where)
     if ex_rows.numel():
         scores[ex_rows, ex_cols] = -math.inf
@@ -251,23 +292,48 @@ def recommend(
     if not reasons:
         empty = torch.full_like(picked, REASON_NONE)
         return RankResult(picked, picked_scores, empty, torch.full_like(picked, -1))
-    # The item-item part of a pick: its score less the blend's matrix-product part.
+    # The looks-alike part of each pick, and the item-item part: the pick's score less
+    # the blend's matrix-product part and the looks-alike part.
+    alike = _looks_of(picked, items, events, weights, params=params) if with_looks else None
+    alike = alike if alike is not None else torch.zeros(picked.shape)
     knn = torch.zeros(picked.shape)
     if with_knn:
         blend = torch.bmm(items.matrix[picked.clamp_min(0)], rows[:, :, None]).squeeze(2)
-        knn = torch.where(picked >= 0, picked_scores - blend, knn).clamp_min(0)
-    kind, ref = _reasons(picked, items, factors, taste.vectors, parts, styles, events.liked, knn)
+        knn = torch.where(picked >= 0, picked_scores - blend - alike, knn).clamp_min(0)
+    kind, ref = _reasons(
+        picked, items, factors, taste.vectors, parts, styles, events.liked, knn, alike
+    )
     return RankResult(items=picked, scores=picked_scores, reason_kind=kind, reason_ref=ref)
 
 
-def _reasons(picked, items, factors, visual_taste, parts, styles, liked, knn):
+def _looks_of(picked: Tensor, items: ItemSide, events, weights, *, params) -> Tensor | None:
+    """The looks-alike part of each pick (B, k), from the events and the picks alone:
+    each event's look-alikes are sorted by row (:func:`~.taste_side.item_side`), so a
+    binary search of the row's picks in them finds what that event added to each pick
+    (E x k searches; no (B, P) buffer)."""
+    keep = weights > 0
+    if not bool(keep.any()):
+        return None
+    rows, cols, weights = events.rows[keep], events.cols[keep], weights[keep]
+    total = torch.zeros(events.n).index_add_(0, rows, weights)
+    share = weights / total[rows] * float(params.looks_weight)
+    near = items.looks_items[cols]  # (E, K) ascending, -1 first
+    picks = picked[rows]  # (E, k)
+    at = torch.searchsorted(near, picks.clamp_min(0)).clamp_max(near.shape[1] - 1)
+    hit = (near.gather(1, at) == picks) & (picks >= 0)
+    kernel = looks_kernel(items.looks_cosines[cols].gather(1, at), params=params)
+    return torch.zeros(picked.shape).index_add_(0, rows, kernel * hit * share[:, None])
+
+
+def _reasons(picked, items, factors, visual_taste, parts, styles, liked, knn, alike):
     """The part of the blend that contributed most names the reason (the item-item
-    part, ``knn``, counts with the collaborative one: "often bought with")."""
+    part, ``knn``, counts with the collaborative one: "often bought with"; the
+    looks-alike part, ``alike``, with the visual one)."""
     safe = picked.clamp_min(0)
     ok = picked >= 0
     cf = parts[:, :1] * torch.bmm(items.factors[safe], factors[:, :, None]).squeeze(2) + knn
     unit = torch.nn.functional.normalize(visual_taste, dim=1)
-    vis = parts[:, 1:2] * torch.bmm(items.visual[safe], unit[:, :, None]).squeeze(2)
+    vis = parts[:, 1:2] * torch.bmm(items.visual[safe], unit[:, :, None]).squeeze(2) + alike
     pop = parts[:, 2:3] * items.popularity[safe]
     # The visual reason: a liked style, or a liked product it looks like.
     kind, ref = explain(

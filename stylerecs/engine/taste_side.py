@@ -32,6 +32,10 @@ class ItemSide:
     matrix: Tensor  # (P, f + d + 1): [factors, visual, popularity]
     knn_items: Tensor | None = None  # (P, k) catalogue rows of each product's neighbours
     knn_weights: Tensor | None = None  # (P, k)
+    # (P, k) catalogue rows of each product's look-alikes, ascending per row (-1 first:
+    # the ranking's reasons find a pick among them by binary search), and their cosines.
+    looks_items: Tensor | None = None
+    looks_cosines: Tensor | None = None
 
 
 def item_side(
@@ -55,17 +59,21 @@ def item_side(
         factors[here] = torch.from_numpy(model.item_factors)[there]
     pop = popularity.float()
     matrix = torch.cat((factors, visual, pop[:, None]), dim=1).contiguous()
-    knn_items = knn_weights = None
-    if model.knn_items is not None and rows:
+    knn_items = knn_weights = looks_items = looks_cosines = None
+    if rows:
         # The model's product rows as catalogue rows (-1: not in the catalogue now).
         to_catalogue = torch.full((len(model.item_keys) + 1,), -1, dtype=torch.long)
         to_catalogue[there] = here
-        stored = torch.from_numpy(model.knn_items.astype(np.int64))
-        mapped = to_catalogue[stored[there]]  # -1 stays -1 (the extra last entry)
-        knn_items = torch.full((len(item_keys), stored.shape[1]), -1, dtype=torch.long)
-        knn_weights = torch.zeros(len(item_keys), stored.shape[1])
-        knn_items[here] = mapped
-        knn_weights[here] = torch.from_numpy(model.knn_weights)[there] * (mapped >= 0)
+        if model.knn_items is not None:
+            knn_items, knn_weights = _on_catalogue(
+                model.knn_items, model.knn_weights, to_catalogue, here, there, len(item_keys)
+            )
+        if model.looks_items is not None:
+            looks_items, looks_cosines = _on_catalogue(
+                model.looks_items, model.looks_cosines, to_catalogue, here, there, len(item_keys)
+            )
+            looks_items, order = looks_items.sort(dim=1)
+            looks_cosines = looks_cosines.gather(1, order)
     return ItemSide(
         factors=factors,
         visual=visual,
@@ -74,7 +82,21 @@ def item_side(
         matrix=matrix,
         knn_items=knn_items,
         knn_weights=knn_weights,
+        looks_items=looks_items,
+        looks_cosines=looks_cosines,
     )
+
+
+def _on_catalogue(stored_items, stored_values, to_catalogue, here, there, n_items):
+    """A model's (P, k) neighbour lists as the catalogue's rows: products not in the
+    catalogue now, and their neighbours that are not, drop out (-1, value 0)."""
+    stored = torch.from_numpy(stored_items.astype(np.int64))
+    mapped = to_catalogue[stored[there]]  # -1 stays -1 (the extra last entry)
+    items = torch.full((n_items, stored.shape[1]), -1, dtype=torch.long)
+    values = torch.zeros(n_items, stored.shape[1])
+    items[here] = mapped
+    values[here] = torch.from_numpy(stored_values)[there] * (mapped >= 0)
+    return items, values
 
 
 def with_popularity(items: ItemSide, popularity: Tensor) -> ItemSide:

@@ -28,7 +28,7 @@ from .taste_log import (
     time_split,
 )
 from .taste_params import BLEND_FIELDS
-from .taste_rank import neighbour_part, prepare, recommend
+from .taste_rank import looks_part, neighbour_part, prepare, recommend
 from .taste_side import item_side, with_popularity
 from .taste_validation import Metrics, choose, grid, metrics_from_topk, targets
 
@@ -111,7 +111,8 @@ def evaluate_blends(
 ) -> list[Metrics]:
     """:func:`evaluate` for several blends of one fit: each batch's fold-in is done once
     per shoppers' half-life, its item-item part once per half-life and neighbour count
-    (each blend adds its weight of it), the popularity column once per window.
+    and its looks-alike part once per half-life and kernel (each blend adds its weight
+    of them), the popularity column once per window.
 
     The blends may differ from ``model.params`` in :data:`BLEND_FIELDS` only.
     """
@@ -139,12 +140,18 @@ def evaluate_blends(
         b = blends[i]
         return float(b.user_half_life_days), int(b.knn_neighbours), float(b.cf_history)
 
-    order = sorted(range(len(blends)), key=shared)
+    def looks_shared(i: int) -> tuple:
+        b = blends[i]
+        return float(b.user_half_life_days), float(b.looks_threshold), float(b.looks_softness)
+
+    order = sorted(range(len(blends)), key=lambda i: (shared(i), looks_shared(i)))
     with_knn = any_side.knn_items is not None
+    with_looks = any_side.looks_items is not None
     for start in range(0, len(users), chunk):
         batch = users[start : start + chunk]
         events = shopper_events(window.grouped, batch, now=window.now, policy=policy)
         prepared, prepared_for, unit, unit_key = None, None, None, None
+        alike, alike_key = None, None
         for i in order:
             blend = blends[i]
             h = float(blend.user_half_life_days)
@@ -155,6 +162,9 @@ def evaluate_blends(
             if with_knn and float(blend.knn_weight) > 0 and unit_key != shared(i):
                 unit_key, unit = shared(i), None
                 unit = neighbour_part(any_side, events, prepared, params=blend, available=available)
+            if with_looks and float(blend.looks_weight) > 0 and alike_key != looks_shared(i):
+                alike_key, alike = looks_shared(i), None
+                alike = looks_part(any_side, events, prepared, params=blend, available=available)
             result = recommend(
                 sides[float(blend.popularity_days)],
                 events,
@@ -165,6 +175,7 @@ def evaluate_blends(
                 reasons=False,
                 prepared=prepared,
                 neighbours=unit if float(blend.knn_weight) > 0 else None,
+                looks=alike if float(blend.looks_weight) > 0 else None,
             )
             tops[i][start : start + len(batch)] = result.items.numpy()
     return [
