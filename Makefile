@@ -56,6 +56,7 @@ bench: install wrk browser
 	$(PY) bench/stylize_hires.py
 	$(PY) bench/stylize_int8.py
 	$(PY) bench/recs.py
+	$(PY) bench/recs.py --ceiling
 	$(PY) bench/decode_check.py
 	$(PY) bench/recs_scale.py
 	$(TEST_ENV) $(PY) bench/storefront.py

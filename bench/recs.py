@@ -2,6 +2,7 @@
 
     python bench/recs.py [--shoppers 1000] [--products 400] [--seeds 0,1,2] [--threads 2]
                          [--families visual,collaborative,...] [--folds 2] [--quick]
+    python bench/recs.py --ceiling [--shoppers 1000] [--seeds 0,1,2]
 
 Each family is a simulated shop: products have a *look* (one of 12 clusters, what a
 photo shows) and a *group* (one of 12, what a photo does not show: a brand, a fit, what
@@ -33,6 +34,9 @@ carts, purchases, dislikes; 15% of events random) over 120 days.
   tuned), implicit ALS (factors, regularisation, confidence, decay tuned), implicit
   item-kNN (cosine or BM25, K, decay tuned). LightFM is reported as not built when it
   does not install.
+- ``--ceiling``: on the visual shops, the simulation's own choice model told every
+  product's look (:func:`looks_ceiling`): how far from what the photos allow each
+  method is. Not a method (it knows what the models do not); nothing is tuned.
 """
 
 from __future__ import annotations
@@ -57,8 +61,10 @@ DAYS, TEST_FROM, N_LOOKS, N_GROUPS, DIM = 120.0, 105.0, 12, 12, 86
 HALF_LIVES = [7.0, 30.0, 1000.0]
 
 
-def simulate(family: str, shoppers: int, products: int, rng):
-    """(EventLog of the whole timeline, product embeddings, release day per product)."""
+def simulate(family: str, shoppers: int, products: int, rng, planted: dict | None = None):
+    """(EventLog of the whole timeline, product embeddings). ``planted``, a dict, gets
+    what the models never see: each product's look and popularity, the choice model's
+    exponents and each shopper's (first) looks."""
     from stylerecs.engine.taste_tuning import EventLog
 
     look = rng.integers(0, N_LOOKS, products)
@@ -71,6 +77,8 @@ def simulate(family: str, shoppers: int, products: int, rng):
         late = rng.random(products) < 0.3
         release[late] = rng.choice([60.0, 90.0, TEST_FROM], late.sum())
     gamma, beta = (1.5, 0.7) if family == "popularity" else (0.5, 3.0)
+    if planted is not None:
+        planted.update(look=look, pop=pop, gamma=gamma, beta=beta, looks=[])
 
     def taste():
         return set(rng.choice(N_LOOKS, 2, replace=False)), set(
@@ -88,6 +96,8 @@ def simulate(family: str, shoppers: int, products: int, rng):
     users, items, days = [], [], []
     for u in range(shoppers):
         first = taste()
+        if planted is not None:
+            planted["looks"].append(first[0])
         second = taste() if family == "drift" else first
         switch = rng.uniform(40, 100)
         start = rng.uniform(95, 104) if family == "cold start" and rng.random() < 0.3 else 0.0
@@ -120,6 +130,50 @@ def simulate(family: str, shoppers: int, products: int, rng):
     )
     later = log.day >= release[log.item]  # nobody touches a product before its release
     return log.select(later), vectors.astype(np.float32)
+
+
+def looks_ceiling(train, test, planted: dict, noise: float = 0.15):
+    """Test metrics of the simulation's own choice model on a visual shop, told every
+    product's look and popularity: each shopper's posterior over the 66 pairs of looks
+    they may like, from their training events, and each product ranked by its
+    probability of being chosen next, what they touched left out. What a model that
+    read the looks perfectly off the photos could reach; not a method: it knows what
+    the models do not."""
+    import itertools
+
+    from stylerecs.engine.taste_tuning import metrics_from_topk, targets
+
+    look, pop = planted["look"], planted["pop"]
+    q = np.array([
+        pop ** planted["gamma"] * np.exp(planted["beta"] * np.isin(look, pair))
+        for pair in itertools.combinations(range(N_LOOKS), 2)
+    ])  # fmt: skip
+    choice = (1 - noise) * q / q.sum(axis=1, keepdims=True) + noise / len(look)
+    log_choice = np.log(choice)
+    users, relevant, cold = targets(train, test)
+    order = np.argsort(train.user, kind="stable")
+    starts = np.searchsorted(train.user[order], np.arange(train.n_users + 1))
+    top = np.zeros((len(users), 10), dtype=np.int64)
+    for row, u in enumerate(users.tolist()):
+        mine = train.item[order[starts[u] : starts[u + 1]]]
+        ll = log_choice[:, mine].sum(axis=1)
+        posterior = np.exp(ll - ll.max())
+        p = (posterior / posterior.sum()) @ choice
+        p[mine] = -np.inf
+        top[row] = np.argsort(-p, kind="stable")[:10]
+    return metrics_from_topk(top, relevant, cold_items=cold, n_items=train.n_items)
+
+
+def ceiling_table(args, seeds) -> None:
+    rows = []
+    for seed in seeds:
+        planted: dict = {}
+        rng = np.random.default_rng(seed * 1000 + FAMILIES.index("visual"))
+        log, _ = simulate("visual", args.shoppers, args.products, rng, planted=planted)
+        train, test = log.select(log.day < TEST_FROM), log.select(log.day >= TEST_FROM)
+        rows.append([f"visual, seed {seed}", *_cells(looks_ceiling(train, test, planted))])
+    table(f"The visual shops' ceiling (knows every product's look): {args.shoppers:,} shoppers",
+          ["shop", "recall@10", "NDCG@10", "coverage", "cold recall@10"], rows)  # fmt: skip
 
 
 # --- baselines: (fit on a log up to `now`, top 10 for users) -----------------------------
@@ -304,6 +358,9 @@ def main(argv=None) -> None:
     parser.add_argument("--families", default=",".join(FAMILIES))
     parser.add_argument("--folds", type=int, default=2, help="validation folds of every method")
     parser.add_argument("--quick", action="store_true", help="a small smoke run")
+    parser.add_argument(
+        "--ceiling", action="store_true", help="only the visual shops' ceiling, no tuning"
+    )
     args = parser.parse_args(argv)
     import warnings
 
@@ -325,6 +382,9 @@ def main(argv=None) -> None:
     args.tuned_keys = set(args.fit_options) | set(args.blend_options)
     args.seeds = args.seeds or ("0" if args.quick else "0,1,2")
     seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
+    if args.ceiling:
+        ceiling_table(args, seeds)
+        return
     families = [f.strip() for f in args.families.split(",")]
     for family in families:
         if family not in FAMILIES:

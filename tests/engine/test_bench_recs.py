@@ -51,3 +51,21 @@ def test_summary_sets_the_mean_and_each_seed_against_the_best_baseline():
     # Per seed against that baseline: 0.12 / 0.10 and 0.08 / 0.10.
     assert cells["per seed"] == "-20% to +20%"
     assert cells["target"] == "+10%" and cells["met"] == "no"
+
+
+def test_the_visual_ceiling_reads_the_planted_looks_and_leaves_the_shop_as_it_was():
+    """``--ceiling``: the simulation told its planted state draws the same shop; the
+    choice model, told every product's look, ranks far above popularity there."""
+    import numpy as np
+
+    from bench.recs import TEST_FROM, looks_ceiling, metrics_of, popularity_top, simulate
+
+    plain, _ = simulate("visual", 300, 120, np.random.default_rng(5))
+    planted: dict = {}
+    log, _ = simulate("visual", 300, 120, np.random.default_rng(5), planted=planted)
+    assert np.array_equal(plain.item, log.item) and np.array_equal(plain.day, log.day)
+    assert len(planted["looks"]) == 300 and len(planted["look"]) == 120
+    train, test = log.select(log.day < TEST_FROM), log.select(log.day >= TEST_FROM)
+    ceiling = looks_ceiling(train, test, planted)
+    popular = metrics_of(train, test, lambda b, u: popularity_top(b, TEST_FROM, u, days=120.0))
+    assert ceiling.recall > 1.5 * popular.recall
