@@ -190,10 +190,18 @@ def _train(record: TrainedTasteModel, progress: Progress | None) -> None:
             ).as_dict()
 
         best = result.params
+        # Each part alone: collaborative with its item-item part, visual with its
+        # looks-alike part (the tuned weights), popularity with neither.
+        off = {"cf_weight": 0.0, "visual_weight": 0.0, "popularity_weight": 0.0,
+               "knn_weight": 0.0, "looks_weight": 0.0}  # fmt: skip
         baselines = {
-            "popularity": score(best.but(cf_weight=0.0, visual_weight=0.0, popularity_weight=1.0)),
-            "collaborative only": score(best.but(visual_weight=0.0, popularity_weight=0.0)),
-            "visual only": score(best.but(cf_weight=0.0, popularity_weight=0.0, visual_weight=1.0)),
+            "popularity": score(best.but(**{**off, "popularity_weight": 1.0})),
+            "collaborative only": score(
+                best.but(**{**off, "cf_weight": best.cf_weight, "knn_weight": best.knn_weight})
+            ),
+            "visual only": score(
+                best.but(**{**off, "visual_weight": 1.0, "looks_weight": best.looks_weight})
+            ),
         }
         current = taste_model_in_service()
         if current is not None:
