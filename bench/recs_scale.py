@@ -9,10 +9,12 @@ products; ten events per shopper on average, kinds mixed as on the storefront). 
 mode runs in its own process, its resident memory sampled every 5 ms:
 
 - fit: the ALS fit (implicit, the given threads), the item-item neighbours (BM25, 100
-  per product), the looks map and the visual axes on all the events, as
+  per product), the look-alikes (100 per product), the looks map and the visual axes
+  on all the events, as
   ``stylerecs_recommend --train`` fits the final model;
 - batched: every shopper scored in chunks through ``stylerecs.engine.taste_rank.recommend``
-  (fold-in, blend with the item-item part on, exclusions, first-page policy, reasons),
+  (fold-in, blend with the item-item and looks-alike parts on, exclusions, first-page
+  policy, reasons),
   top 50 kept in an array as the service would store them (the database writes are not
   timed here);
 - loop: the same call one shopper at a time (timed on a sample, extrapolated).
@@ -74,8 +76,9 @@ def child(args) -> dict:
     log, vectors = synthetic(args.shoppers, args.products, args.events)
     vectors = torch.from_numpy(vectors)
     keys = [str(i) for i in range(args.products)]
-    # With the item-item part on (what tuning picks on most shops), so its cost is counted.
-    params = TasteParams(factors=32, knn_weight=0.5)
+    # With the item-item and looks-alike parts on (what tuning picks on most shops and on
+    # shops where looks matter), so their cost is counted.
+    params = TasteParams(factors=32, knn_weight=0.5, looks_weight=1.0)
     if args.child != "fit":
         model = fit_log(
             log, now=90.0, params=params, item_keys=keys, item_vectors=vectors, threads=2

@@ -235,7 +235,9 @@ DEFAULTS: dict[str, Any] = {
         },
         "blend": {
             "cf_weight": [0.3, 1.0],
-            "visual_weight": [0.0, 0.15, 0.4],
+            "visual_weight": [0.0, 0.4],
+            # The looks-alike part (0: off): the share of the history that looks alike.
+            "looks_weight": [0.0, 1.0, 3.0],
             "popularity_weight": [0.1, 0.5, 1.5],
             # 1000: popularity never fades (shops where most buy what is popular).
             "popularity_history": [2.0, 1000.0],

@@ -268,12 +268,13 @@ def test_command_trains_and_scores_everyone_and_chunks_equal_one_batch(make_prod
 def test_a_real_worker_trains_and_scores_chunks_as_separate_tasks(celery_worker, make_product):
     from stylerecs.tasks import refresh_all_recommendations, train_taste_model
 
-    # The worker has the host's settings, not this test's: TASTE_MIN_EVENTS is 200.
+    # The worker has the host's settings, not this test's: TASTE_MIN_EVENTS is 200, and
+    # the default TASTE_TUNING grid (24 fits, 1,728 blends each: a minute or two here).
     _, fans = planted_shop(make_product, fans_per_pair=11)
     train_taste_model.delay()
     record = wait_for(
         lambda: TrainedTasteModel.objects.exclude(status=TasteModelStatus.TRAINING).first(),
-        timeout=180,
+        timeout=360,
         what="the training to finish",
     )
     assert record.status == TasteModelStatus.ACTIVE, record.error
