@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.core.cache import cache
 from django.db.models import Case, F, FloatField, Func, Max, QuerySet, Sum, Value, When
@@ -169,7 +169,7 @@ class _Affinity(Func):
 
 
 def popularity_scores(
-    *, days: float | None = None, limit: int | None = None, now=None
+    *, days: float | None = None, limit: int | None = None, now: datetime | None = None
 ) -> list[tuple]:
     """``[(product_id, score)]``, most popular first: the interactions of the ``days``
     (default ``POPULARITY_DAYS``) before ``now`` (default: now) weighted by the kind's
@@ -178,7 +178,8 @@ def popularity_scores(
     if not weights:
         return []
     days = float(stylerecs_settings.POPULARITY_DAYS if days is None else days)
-    since = (timezone.now() if now is None else now) - timedelta(days=days)
+    moment = timezone.now() if now is None else now
+    since = moment - timedelta(days=days)
     score = Sum(
         Case(
             *[When(kind=kind, then=Value(w)) for kind, w in weights.items()],
@@ -187,7 +188,9 @@ def popularity_scores(
         )
     )
     rows = (
-        Interaction.objects.filter(created_at__gte=since, kind__in=list(weights))
+        Interaction.objects.filter(
+            created_at__gte=since, created_at__lte=moment, kind__in=list(weights)
+        )
         .values("product_id")
         .annotate(score=score)
         .order_by("-score", "product_id")

@@ -351,3 +351,17 @@ def test_two_rescorings_of_one_shopper_at_once_leave_one_list(shop, caplog):
     assert "written meanwhile" in caplog.text
     # The list that committed last, alone: no place or product twice.
     assert [(r.rank, r.product_id) for r in recommended(shopper)] == expected
+
+
+@pytest.mark.django_db
+def test_popularity_counts_the_window_before_its_moment_only(make_product):
+    """``popularity_scores(now=...)``: events before the window and after the moment
+    both left out (tried: a like 10 days before, one 3 days before, one a day after)."""
+    old, inside, later = (make_product(title=f"p{i}") for i in range(3))
+    shopper = Shopper.for_user(user())
+    moment = timezone.now() - timedelta(days=5)
+    for product, days_ago in ((old, 15), (inside, 8), (later, 4)):
+        like(shopper, product, days_ago=days_ago)
+    scores = dict(selectors.popularity_scores(now=moment, days=7))
+    assert set(scores) == {inside.pk}
+    assert set(dict(selectors.popularity_scores(days=7))) == {later.pk}
