@@ -258,7 +258,7 @@ def looks_alike(visual: Tensor, *, k: int, chunk: int = 1024) -> tuple[np.ndarra
 
 
 def neighbours(
-    matrix, *, k: int, threads: int = 1, shrink: float = 0.0
+    matrix, *, k: int, threads: int = 1, shrink: float = 0.0, chunk: int = 2048
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each product's ``k`` nearest products by BM25-weighted co-occurrence in the
     (shoppers x products) ``matrix``, best first: ``(items (P, k) int32, -1 padded,
@@ -271,7 +271,7 @@ def neighbours(
     ``shrink`` > 0 shrinks each pair's weight by ``n / (n + shrink)``, ``n`` the shoppers
     who touched both (Koren 2008's shrunk neighbourhood similarities): a pair seen
     together by few shoppers weighs less than its BM25 score says, and more as the shop's
-    history grows."""
+    history grows. Those counts are taken ``chunk`` products at a time."""
     from implicit.nearest_neighbours import BM25Recommender
     from threadpoolctl import threadpool_limits
 
@@ -294,9 +294,15 @@ def neighbours(
     if (best > 0).any():
         value = value / np.median(best[best > 0])
     if shrink > 0:
+        # Shoppers who touched both products of each stored pair: the (P, P)
+        # co-occurrence a block of rows at a time (its densest rows can hold P entries).
         touched = (matrix > 0).astype(np.float32).tocsc()
-        together = (touched.T @ touched).tocsr()  # (P, P) shoppers who touched both
-        n = np.asarray(together[row, col], dtype=np.float32).ravel()
+        n = np.zeros(len(row), dtype=np.float32)
+        for start in range(0, n_items, chunk):
+            these = (row >= start) & (row < start + chunk)
+            if these.any():
+                together = (touched[:, start : start + chunk].T @ touched).tocsr()
+                n[these] = np.asarray(together[row[these] - start, col[these]]).ravel()
         value = value * (n / (n + float(shrink)))
     order = np.lexsort((-value, row))  # by product, best first
     row, col, value = row[order], col[order], value[order]

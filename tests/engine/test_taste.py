@@ -601,3 +601,6 @@ def test_shrunk_neighbours_weigh_each_pair_by_the_shoppers_who_touched_both():
     assert checked > 500
     # Pairs that few shoppers share lose the most, so some rows change order.
     assert not np.array_equal(items, plain_items)
+    # Counted a block of products at a time (7 here, 2,048 by default): the same.
+    blocked_items, blocked = neighbours(matrix, k=59, shrink=4.0, chunk=7)
+    assert np.array_equal(blocked_items, items) and np.array_equal(blocked, shrunk)
