@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 from torch import Tensor
@@ -153,20 +154,35 @@ def looks_kernel(cosines: Tensor, *, params: TasteParams) -> Tensor:
     return torch.sigmoid((cosines - float(params.looks_threshold)) / float(params.looks_softness))
 
 
-def _spread(scores, near_items, near_values, events, weights, where, row_weight) -> None:
-    """Each positive event spreads its share of its shopper's history, times the
-    shopper's ``row_weight``, over the touched product's ``near_items`` at
-    ``near_values`` (both (P, k)), scattered into ``scores`` (B, shown) in place."""
+def _shares(events: ShopperEvents, weights: Tensor):
+    """The positive events ``(rows, cols, share)``: each one's share of its shopper's
+    (decayed, weighted) history; None without any."""
     keep = weights > 0
     if not bool(keep.any()):
-        return
+        return None
     rows, cols, weights = events.rows[keep], events.cols[keep], weights[keep]
     total = torch.zeros(events.n).index_add_(0, rows, weights)
-    share = weights / total[rows] * row_weight[rows]
+    return rows, cols, weights / total[rows]
+
+
+def _spread(scores, near_items, near_values, events, weights, where, row_weight,
+            transform=None) -> None:  # fmt: skip
+    """Each positive event spreads its share of its shopper's history, times the
+    shopper's ``row_weight``, over the touched product's ``near_items`` at
+    ``near_values`` (both (P, k); ``transform`` applied to the touched rows' values
+    only), scattered into ``scores`` (B, shown) in place."""
+    positive = _shares(events, weights)
+    if positive is None:
+        return
+    rows, cols, share = positive
+    share = share * row_weight[rows]
     near = near_items[cols]
     cells = where[near.clamp_min(0)]
     ok = (near >= 0) & (cells >= 0)
-    value = near_values[cols] * share[:, None]
+    value = near_values[cols]
+    if transform is not None:
+        value = transform(value)
+    value = value * share[:, None]
     flat = (rows[:, None] * scores.shape[1] + cells)[ok]
     scores.view(-1).index_add_(0, flat, value[ok].to(scores.dtype))
 
@@ -207,8 +223,8 @@ def looks_part(
     shown, where = _scored(available)
     _, _, weights = prepared
     unit = torch.zeros(events.n, int(shown.shape[0]))
-    kernel = looks_kernel(items.looks_cosines, params=params)
-    _spread(unit, items.looks_items, kernel, events, weights, where, torch.ones(events.n))
+    _spread(unit, items.looks_items, items.looks_cosines, events, weights, where,
+            torch.ones(events.n), transform=partial(looks_kernel, params=params))  # fmt: skip
     return unit
 
 
@@ -265,9 +281,9 @@ def recommend(
     if with_looks and looks is not None:
         scores.add_(looks, alpha=float(params.looks_weight))
     elif with_looks:
-        kernel = looks_kernel(items.looks_cosines, params=params)
         weight = torch.full((events.n,), float(params.looks_weight))
-        _spread(scores, items.looks_items, kernel, events, weights, where, weight)
+        _spread(scores, items.looks_items, items.looks_cosines, events, weights, where, weight,
+                transform=partial(looks_kernel, params=params))  # fmt: skip
     ex_rows, ex_cols = _pairs_in(events.exclude_rows, events.exclude_items, where)
     if ex_rows.numel():
         scores[ex_rows, ex_cols] = -math.inf
@@ -311,12 +327,11 @@ def _looks_of(picked: Tensor, items: ItemSide, events, weights, *, params) -> Te
     each event's look-alikes are sorted by row (:func:`~.taste_side.item_side`), so a
     binary search of the row's picks in them finds what that event added to each pick
     (E x k searches; no (B, P) buffer)."""
-    keep = weights > 0
-    if not bool(keep.any()):
+    positive = _shares(events, weights)
+    if positive is None:
         return None
-    rows, cols, weights = events.rows[keep], events.cols[keep], weights[keep]
-    total = torch.zeros(events.n).index_add_(0, rows, weights)
-    share = weights / total[rows] * float(params.looks_weight)
+    rows, cols, share = positive
+    share = share * float(params.looks_weight)
     near = items.looks_items[cols]  # (E, K) ascending, -1 first
     picks = picked[rows]  # (E, k)
     at = torch.searchsorted(near, picks.clamp_min(0)).clamp_max(near.shape[1] - 1)
