@@ -155,14 +155,19 @@ def looks_kernel(cosines: Tensor, *, params: TasteParams) -> Tensor:
 
 
 def _shares(events: ShopperEvents, weights: Tensor):
-    """The positive events ``(rows, cols, share)``: each one's share of its shopper's
-    (decayed, weighted) history; None without any."""
+    """The positive events ``(rows, cols, share)``, one per (shopper, product): each
+    pair's share of its shopper's (decayed, weighted) history. A product viewed, liked
+    and carted is one pair, so the neighbour parts scatter once for it, not three
+    times (the parts are linear in the share). None without any."""
     keep = weights > 0
     if not bool(keep.any()):
         return None
-    rows, cols, weights = events.rows[keep], events.cols[keep], weights[keep]
-    total = torch.zeros(events.n).index_add_(0, rows, weights)
-    return rows, cols, weights / total[rows]
+    n_items = int(events.cols.max()) + 1
+    pairs, at = torch.unique(events.rows[keep] * n_items + events.cols[keep], return_inverse=True)
+    summed = torch.zeros(pairs.shape[0]).index_add_(0, at, weights[keep])
+    rows, cols = pairs // n_items, pairs % n_items
+    total = torch.zeros(events.n).index_add_(0, rows, summed)
+    return rows, cols, summed / total[rows]
 
 
 def _spread(scores, near_items, near_values, events, weights, where, row_weight,
