@@ -42,6 +42,8 @@ __all__ = [
 # "Often bought with X": the collaborative part chose it, X a product the shopper liked.
 REASON_COBOUGHT = 4
 
+_UNSET = object()
+
 
 @dataclass
 class ShopperEvents:
@@ -135,17 +137,16 @@ def decayed_weights(events: ShopperEvents, *, params: TasteParams) -> Tensor:
     )
 
 
-def _add_neighbours(scores, items: ItemSide, events, weights, history, where, *, params) -> None:
+def _add_neighbours(scores, items: ItemSide, positive, history, where, *, params) -> None:
     """Add the item-item part to ``scores`` (B, shown) in place: each positive event
     spreads its share of the shopper's history (times the part's weight, which grows
     with history as the collaborative one does) over the touched product's first
     ``knn_neighbours`` neighbours. E x k scattered adds: no (B, P) pass of its own.
-    ``weights``: each event's decayed weight (:func:`prepare`'s)."""
+    ``positive``: :func:`_shares`'s."""
     h = history.float().clamp_min(0)
     part = float(params.knn_weight) * h / (h + float(params.cf_history) + 1e-8)
     k = int(params.knn_neighbours)
-    _spread(scores, items.knn_items[:, :k], items.knn_weights[:, :k], events, weights, where,
-            part)  # fmt: skip
+    _spread(scores, items.knn_items[:, :k], items.knn_weights[:, :k], positive, where, part)
 
 
 def looks_kernel(cosines: Tensor, *, params: TasteParams) -> Tensor:
@@ -170,13 +171,12 @@ def _shares(events: ShopperEvents, weights: Tensor):
     return rows, cols, summed / total[rows]
 
 
-def _spread(scores, near_items, near_values, events, weights, where, row_weight,
+def _spread(scores, near_items, near_values, positive, where, row_weight,
             transform=None) -> None:  # fmt: skip
-    """Each positive event spreads its share of its shopper's history, times the
-    shopper's ``row_weight``, over the touched product's ``near_items`` at
-    ``near_values`` (both (P, k); ``transform`` applied to the touched rows' values
-    only), scattered into ``scores`` (B, shown) in place."""
-    positive = _shares(events, weights)
+    """Each positive pair (``positive``, :func:`_shares`'s) spreads its share of its
+    shopper's history, times the shopper's ``row_weight``, over the touched product's
+    ``near_items`` at ``near_values`` (both (P, k); ``transform`` applied to the touched
+    rows' values only), scattered into ``scores`` (B, shown) in place."""
     if positive is None:
         return
     rows, cols, share = positive
@@ -212,7 +212,7 @@ def neighbour_part(
     shown, where = _scored(available)
     _, taste, weights = prepared
     unit = torch.zeros(events.n, int(shown.shape[0]))
-    _add_neighbours(unit, items, events, weights, taste.mass, where,
+    _add_neighbours(unit, items, _shares(events, weights), taste.mass, where,
                     params=params.but(knn_weight=1.0))  # fmt: skip
     return unit
 
@@ -228,7 +228,7 @@ def looks_part(
     shown, where = _scored(available)
     _, _, weights = prepared
     unit = torch.zeros(events.n, int(shown.shape[0]))
-    _spread(unit, items.looks_items, items.looks_cosines, events, weights, where,
+    _spread(unit, items.looks_items, items.looks_cosines, _shares(events, weights), where,
             torch.ones(events.n), transform=partial(looks_kernel, params=params))  # fmt: skip
     return unit
 
@@ -278,16 +278,20 @@ def recommend(
     n_shown = int(shown.shape[0])
     scores = rows @ items.matrix[shown].T
     with_knn = items.knn_items is not None and float(params.knn_weight) > 0
+    with_looks = items.looks_items is not None and float(params.looks_weight) > 0
+    # Each positive pair's share of its shopper's history, once for every part that
+    # scatters or explains with it.
+    scattering = (with_knn and neighbours is None) or (with_looks and (looks is None or reasons))
+    positive = _shares(events, weights) if scattering else None
     if with_knn and neighbours is not None:
         scores.add_(neighbours, alpha=float(params.knn_weight))
     elif with_knn:
-        _add_neighbours(scores, items, events, weights, taste.mass, where, params=params)
-    with_looks = items.looks_items is not None and float(params.looks_weight) > 0
+        _add_neighbours(scores, items, positive, taste.mass, where, params=params)
     if with_looks and looks is not None:
         scores.add_(looks, alpha=float(params.looks_weight))
     elif with_looks:
         weight = torch.full((events.n,), float(params.looks_weight))
-        _spread(scores, items.looks_items, items.looks_cosines, events, weights, where, weight,
+        _spread(scores, items.looks_items, items.looks_cosines, positive, where, weight,
                 transform=partial(looks_kernel, params=params))  # fmt: skip
     ex_rows, ex_cols = _pairs_in(events.exclude_rows, events.exclude_items, where)
     if ex_rows.numel():
@@ -315,7 +319,9 @@ def recommend(
         return RankResult(picked, picked_scores, empty, torch.full_like(picked, -1))
     # The looks-alike part of each pick, and the item-item part: the pick's score less
     # the blend's matrix-product part and the looks-alike part.
-    alike = _looks_of(picked, items, events, weights, params=params) if with_looks else None
+    alike = None
+    if with_looks:
+        alike = _looks_of(picked, items, events, weights, params=params, positive=positive)
     alike = alike if alike is not None else torch.zeros(picked.shape)
     knn = torch.zeros(picked.shape)
     if with_knn:
@@ -327,12 +333,16 @@ def recommend(
     return RankResult(items=picked, scores=picked_scores, reason_kind=kind, reason_ref=ref)
 
 
-def _looks_of(picked: Tensor, items: ItemSide, events, weights, *, params) -> Tensor | None:
+def _looks_of(
+    picked: Tensor, items: ItemSide, events, weights, *, params, positive=_UNSET
+) -> Tensor | None:
     """The looks-alike part of each pick (B, k), from the events and the picks alone:
     each event's look-alikes are sorted by row (:func:`~.taste_side.item_side`), so a
     binary search of the row's picks in them finds what that event added to each pick
-    (E x k searches; no (B, P) buffer)."""
-    positive = _shares(events, weights)
+    (E x k searches; no (B, P) buffer). ``positive``: :func:`_shares`'s, when the
+    caller has it."""
+    if positive is _UNSET:
+        positive = _shares(events, weights)
     if positive is None:
         return None
     rows, cols, share = positive
