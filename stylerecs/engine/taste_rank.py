@@ -44,6 +44,11 @@ REASON_COBOUGHT = 4
 
 _UNSET = object()
 
+# Batch rows scored at a time: a (64, products) buffer stays in cache from the matrix
+# product through the scattered parts and exclusions to the top-k (bench/recs_scale.py:
+# about a quarter faster than a (B, products) matrix passed over for each step).
+TILE_ROWS = 64
+
 
 @dataclass
 class ShopperEvents:
@@ -137,16 +142,27 @@ def decayed_weights(events: ShopperEvents, *, params: TasteParams) -> Tensor:
     )
 
 
-def _add_neighbours(scores, items: ItemSide, positive, history, where, *, params) -> None:
-    """Add the item-item part to ``scores`` (B, shown) in place: each positive event
-    spreads its share of the shopper's history (times the part's weight, which grows
-    with history as the collaborative one does) over the touched product's first
-    ``knn_neighbours`` neighbours. E x k scattered adds: no (B, P) pass of its own.
-    ``positive``: :func:`_shares`'s."""
+def _knn_spread(items: ItemSide, history, *, params) -> tuple:
+    """The item-item part as a :func:`_spread` part: each positive pair spreads its share
+    of the shopper's history (times the part's weight, which grows with history as the
+    collaborative one does) over the touched product's first ``knn_neighbours``
+    neighbours."""
     h = history.float().clamp_min(0)
     part = float(params.knn_weight) * h / (h + float(params.cf_history) + 1e-8)
     k = int(params.knn_neighbours)
-    _spread(scores, items.knn_items[:, :k], items.knn_weights[:, :k], positive, where, part)
+    return items.knn_items[:, :k], items.knn_weights[:, :k], part, None
+
+
+def _looks_spread(items: ItemSide, n_rows: int, *, weight: float, params) -> tuple:
+    """The looks-alike part as a :func:`_spread` part: each positive pair spreads its
+    share over the touched product's look-alikes, each at :func:`looks_kernel` of its
+    cosine."""
+    return (
+        items.looks_items,
+        items.looks_cosines,
+        torch.full((n_rows,), float(weight)),
+        partial(looks_kernel, params=params),
+    )
 
 
 def looks_kernel(cosines: Tensor, *, params: TasteParams) -> Tensor:
@@ -171,25 +187,85 @@ def _shares(events: ShopperEvents, weights: Tensor):
     return rows, cols, summed / total[rows]
 
 
-def _spread(scores, near_items, near_values, positive, where, row_weight,
-            transform=None) -> None:  # fmt: skip
-    """Each positive pair (``positive``, :func:`_shares`'s) spreads its share of its
-    shopper's history, times the shopper's ``row_weight``, over the touched product's
-    ``near_items`` at ``near_values`` (both (P, k); ``transform`` applied to the touched
-    rows' values only), scattered into ``scores`` (B, shown) in place."""
-    if positive is None:
-        return
+@dataclass
+class _Terms:
+    """The scattered parts' adds, one row per positive pair: the pair's batch row
+    (ascending), and for each product near the touched one its column among the scored
+    products and its value. A neighbour that is missing (-1) or not scored adds 0 to the
+    row's first column, so the adds need no mask."""
+
+    rows: Tensor  # (E,)
+    cells: Tensor  # (E, K)
+    values: Tensor  # (E, K)
+
+
+def _spread(positive, where, parts) -> _Terms | None:
+    """What each positive pair (``positive``, :func:`_shares`'s) adds to the scores: its
+    share of its shopper's history, spread over the products near the touched one.
+    ``parts``: ``(near_items, near_values, row_weight, transform)`` each
+    (:func:`_knn_spread`, :func:`_looks_spread`): the touched product's neighbours (P, k)
+    at their values (``transform`` applied to the touched rows' values only), times the
+    shopper's ``row_weight``. All parts go in one :func:`_scatter` of E x (sum of k) adds.
+    None without positive pairs or parts."""
+    if positive is None or not parts:
+        return None
     rows, cols, share = positive
-    share = share * row_weight[rows]
-    near = near_items[cols]
+    near, values = [], []
+    for near_items, near_values, row_weight, transform in parts:
+        value = near_values[cols]
+        if transform is not None:
+            value = transform(value)
+        near.append(near_items[cols])
+        values.append(value * (share * row_weight[rows])[:, None])
+    near = torch.cat(near, dim=1) if len(near) > 1 else near[0]
+    value = torch.cat(values, dim=1) if len(values) > 1 else values[0]
     cells = where[near.clamp_min(0)]
-    ok = (near >= 0) & (cells >= 0)
-    value = near_values[cols]
-    if transform is not None:
-        value = transform(value)
-    value = value * share[:, None]
-    flat = (rows[:, None] * scores.shape[1] + cells)[ok]
-    scores.view(-1).index_add_(0, flat, value[ok].to(scores.dtype))
+    value.masked_fill_((near < 0) | (cells < 0), 0.0)
+    return _Terms(rows=rows, cells=cells.clamp_min(0), values=value)
+
+
+def _scatter(out: Tensor, terms: _Terms, start: int, lo: int, hi: int) -> None:
+    """Add the terms of pairs ``lo:hi`` (those of batch rows ``start`` on) into ``out``
+    (its rows: the batch's from ``start``) in place."""
+    if hi <= lo:
+        return
+    flat = (terms.rows[lo:hi, None] - start) * out.shape[1] + terms.cells[lo:hi]
+    out.view(-1).scatter_add_(0, flat.view(-1), terms.values[lo:hi].view(-1).to(out.dtype))
+
+
+def _row_bounds(rows: Tensor, n_rows: int) -> list[int]:
+    """Where each tile of :data:`TILE_ROWS` batch rows starts in ``rows`` (ascending),
+    and the end."""
+    starts = torch.arange(0, n_rows + TILE_ROWS, TILE_ROWS).clamp_max(n_rows)
+    return torch.searchsorted(rows, starts).tolist()
+
+
+def _top(user_rows, item_rows, dense, terms, excluded, pool: int) -> tuple[Tensor, Tensor]:
+    """The top ``pool`` (scores, columns) of each row of ``user_rows @ item_rows.T``
+    plus the ``dense`` parts (``(B, shown)`` matrix, weight) and the scattered
+    ``terms``, the ``excluded`` (rows ascending, columns) at -inf. Scored
+    :data:`TILE_ROWS` rows at a time into one buffer that stays in cache from the matrix
+    product to the top-k: no (B, shown) matrix."""
+    n_rows, n_shown = user_rows.shape[0], item_rows.shape[0]
+    top_scores = torch.empty(n_rows, pool)
+    top_cols = torch.empty(n_rows, pool, dtype=torch.long)
+    buffer = torch.empty(min(n_rows, TILE_ROWS), n_shown)
+    term_at = _row_bounds(terms.rows, n_rows) if terms is not None else None
+    ex_rows, ex_cols = excluded
+    ex_at = _row_bounds(ex_rows, n_rows)
+    for tile, start in enumerate(range(0, n_rows, TILE_ROWS)):
+        stop = min(start + TILE_ROWS, n_rows)
+        scores = buffer[: stop - start]
+        torch.matmul(user_rows[start:stop], item_rows.T, out=scores)
+        for part, weight in dense:
+            scores.add_(part[start:stop], alpha=weight)
+        if terms is not None:
+            _scatter(scores, terms, start, term_at[tile], term_at[tile + 1])
+        lo, hi = ex_at[tile], ex_at[tile + 1]
+        if hi > lo:
+            scores[ex_rows[lo:hi] - start, ex_cols[lo:hi]] = -math.inf
+        torch.topk(scores, pool, dim=1, out=(top_scores[start:stop], top_cols[start:stop]))
+    return top_scores, top_cols
 
 
 def _scored(available: Tensor) -> tuple[Tensor, Tensor]:
@@ -212,8 +288,10 @@ def neighbour_part(
     shown, where = _scored(available)
     _, taste, weights = prepared
     unit = torch.zeros(events.n, int(shown.shape[0]))
-    _add_neighbours(unit, items, _shares(events, weights), taste.mass, where,
-                    params=params.but(knn_weight=1.0))  # fmt: skip
+    part = _knn_spread(items, taste.mass, params=params.but(knn_weight=1.0))
+    terms = _spread(_shares(events, weights), where, [part])
+    if terms is not None:
+        _scatter(unit, terms, 0, 0, int(terms.rows.shape[0]))
     return unit
 
 
@@ -228,8 +306,10 @@ def looks_part(
     shown, where = _scored(available)
     _, _, weights = prepared
     unit = torch.zeros(events.n, int(shown.shape[0]))
-    _spread(unit, items.looks_items, items.looks_cosines, _shares(events, weights), where,
-            torch.ones(events.n), transform=partial(looks_kernel, params=params))  # fmt: skip
+    part = _looks_spread(items, events.n, weight=1.0, params=params)
+    terms = _spread(_shares(events, weights), where, [part])
+    if terms is not None:
+        _scatter(unit, terms, 0, 0, int(terms.rows.shape[0]))
     return unit
 
 
@@ -276,37 +356,42 @@ def recommend(
     # Only available products are scored: no (B, P) masking pass, a smaller product.
     shown, where = _scored(available)
     n_shown = int(shown.shape[0])
-    scores = rows @ items.matrix[shown].T
     with_knn = items.knn_items is not None and float(params.knn_weight) > 0
     with_looks = items.looks_items is not None and float(params.looks_weight) > 0
     # Each positive pair's share of its shopper's history, once for every part that
     # scatters or explains with it.
     scattering = (with_knn and neighbours is None) or (with_looks and (looks is None or reasons))
     positive = _shares(events, weights) if scattering else None
+    dense, scattered = [], []
     if with_knn and neighbours is not None:
-        scores.add_(neighbours, alpha=float(params.knn_weight))
+        dense.append((neighbours, float(params.knn_weight)))
     elif with_knn:
-        _add_neighbours(scores, items, positive, taste.mass, where, params=params)
+        scattered.append(_knn_spread(items, taste.mass, params=params))
     if with_looks and looks is not None:
-        scores.add_(looks, alpha=float(params.looks_weight))
+        dense.append((looks, float(params.looks_weight)))
     elif with_looks:
-        weight = torch.full((events.n,), float(params.looks_weight))
-        _spread(scores, items.looks_items, items.looks_cosines, positive, where, weight,
-                transform=partial(looks_kernel, params=params))  # fmt: skip
+        scattered.append(
+            _looks_spread(items, events.n, weight=float(params.looks_weight), params=params)
+        )
     ex_rows, ex_cols = _pairs_in(events.exclude_rows, events.exclude_items, where)
-    if ex_rows.numel():
-        scores[ex_rows, ex_cols] = -math.inf
+    order = torch.argsort(ex_rows, stable=True)
     de_rows, de_cols = _pairs_in(events.demote_rows, events.demote_items, where)
     demoting = page > 0 and de_rows.numel() > 0
     pool = min(n_shown, k + (page if demoting else 0))
-    top_scores, top_cols = torch.topk(scores, pool, dim=1)
+    top_scores, top_cols = _top(
+        rows,
+        items.matrix[shown],
+        dense,
+        _spread(positive, where, scattered),
+        (ex_rows[order], ex_cols[order]),
+        pool,
+    )
     if demoting:
         # Membership of (row, column) keys by binary search: no (B, P) mask to fill.
         keys = torch.sort(de_rows * n_shown + de_cols).values
         wanted = torch.arange(top_cols.shape[0])[:, None] * n_shown + top_cols
         at = torch.searchsorted(keys, wanted).clamp_max(keys.shape[0] - 1)
         flagged = keys[at] == wanted
-    del scores
     top_items = shown[top_cols].masked_fill(~torch.isfinite(top_scores), -1)
     if demoting:
         picked, picked_scores = demote_first_page(

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from stylerecs.engine import taste_rank
 from stylerecs.engine.scoring import REASON_PRODUCT
 from stylerecs.engine.taste import TasteModel, TasteParams, looks_alike
 from stylerecs.engine.taste_log import EventLog, Policy, Window, _ByUser, shopper_events, time_split
@@ -143,8 +144,13 @@ def test_model_files_keep_the_look_alikes_and_older_files_score_without_them():
     assert (top.items[0] >= 0).all()
 
 
+@pytest.mark.parametrize("tile", [7, 64])
 @pytest.mark.parametrize("looks_weight", [0.0, 1.5])
-def test_chunked_scoring_with_the_looks_part_equals_unchunked(looks_weight):
+def test_chunked_scoring_with_the_looks_part_equals_unchunked(looks_weight, tile, monkeypatch):
+    """Tried: 300 shoppers with views, likes, carts and dislikes, scored in one batch and
+    in batches of 41, with the rows scored ``tile`` at a time (tiles that split the
+    batches anywhere): the same picks and reasons, and no disliked product shown."""
+    monkeypatch.setattr(taste_rank, "TILE_ROWS", tile)
     vectors, _ = catalogue(seed=3)
     n = vectors.shape[0]
     params = TasteParams(factors=8, knn_weight=1.0, looks_weight=looks_weight,
@@ -170,6 +176,10 @@ def test_chunked_scoring_with_the_looks_part_equals_unchunked(looks_weight):
     for field in ("items", "reason_kind", "reason_ref"):
         assert torch.equal(getattr(whole, field), torch.cat([getattr(p, field) for p in parts]))
     assert torch.allclose(whole.scores, torch.cat([p.scores for p in parts]), atol=1e-5)
+    disliked = log.weight < 0
+    assert not (
+        whole.items[log.user[disliked]] == torch.from_numpy(log.item[disliked])[:, None]
+    ).any()
 
 
 def test_blends_with_the_looks_part_scored_together_equal_each_scored_alone():
