@@ -29,7 +29,6 @@ from .taste_side import ItemSide, fold_in, user_side
 __all__ = [
     "REASON_COBOUGHT",
     "ShopperEvents",
-    "demote_first_page",
     "first_page_order",
     "looks_kernel",
     "looks_part",
@@ -42,12 +41,15 @@ __all__ = [
 # "Often bought with X": the collaborative part chose it, X a product the shopper liked.
 REASON_COBOUGHT = 4
 
-_UNSET = object()
-
 # Batch rows scored at a time: a (64, products) buffer stays in cache from the matrix
 # product through the scattered parts and exclusions to the top-k (bench/recs_scale.py:
 # about a quarter faster than a (B, products) matrix passed over for each step).
 TILE_ROWS = 64
+# Columns per block of the two-stage top-k (:func:`_topk_in_blocks`): two AVX-512
+# vectors; 24, 40 or 48 measured slower. Used with at least TOPK_BLOCKS_PER_PICK
+# blocks per product picked; with fewer, one top-k over the row costs less.
+TOPK_BLOCK = 32
+TOPK_BLOCKS_PER_PICK = 4
 
 
 @dataclass
@@ -92,15 +94,6 @@ def first_page_order(
     key = torch.where(first, pos, pos + width).masked_fill(~valid, 2 * width)
     order = key.argsort(dim=1)[:, :k]
     return order, valid.gather(1, order)
-
-
-def demote_first_page(
-    cand: Tensor, scores: Tensor, flagged: Tensor, *, page: int, k: int
-) -> tuple[Tensor, Tensor]:
-    """:func:`first_page_order` applied: the first k ``(items, scores)``, -1 padded."""
-    order, ok = first_page_order(cand, scores, flagged, page=page, k=k)
-    items = cand.gather(1, order).masked_fill(~ok, -1)
-    return items, scores.gather(1, order).masked_fill(~ok, -math.inf)
 
 
 def prepare(
@@ -189,36 +182,32 @@ def _shares(events: ShopperEvents, weights: Tensor):
 
 @dataclass
 class _Terms:
-    """The scattered parts' adds, one row per positive pair: the pair's batch row
-    (ascending), and for each product near the touched one its column among the scored
-    products and its value. A neighbour that is missing (-1) or not scored adds 0 to the
-    row's first column, so the adds need no mask."""
+    """What one scattered part adds to the scores, one row per positive pair: the pair's
+    batch row (ascending), and for each product near the touched one its column among
+    the scored products and its value. A neighbour that is missing (-1) or not scored
+    adds 0 to the row's first column, so the adds need no mask."""
 
     rows: Tensor  # (E,)
-    cells: Tensor  # (E, K)
-    values: Tensor  # (E, K)
+    cells: Tensor  # (E, k)
+    values: Tensor  # (E, k)
 
 
-def _spread(positive, where, parts) -> _Terms | None:
-    """What each positive pair (``positive``, :func:`_shares`'s) adds to the scores: its
-    share of its shopper's history, spread over the products near the touched one.
-    ``parts``: ``(near_items, near_values, row_weight, transform)`` each
-    (:func:`_knn_spread`, :func:`_looks_spread`): the touched product's neighbours (P, k)
-    at their values (``transform`` applied to the touched rows' values only), times the
-    shopper's ``row_weight``. All parts go in one :func:`_scatter` of E x (sum of k) adds.
-    None without positive pairs or parts."""
-    if positive is None or not parts:
+def _spread(positive, where, part) -> _Terms | None:
+    """What each positive pair (``positive``, :func:`_shares`'s) adds to the scores
+    through one part (:func:`_knn_spread`, :func:`_looks_spread`): its share of its
+    shopper's history times the shopper's ``row_weight``, spread over the touched
+    product's neighbours (``near_items``, (P, k)) at their values (``near_values``,
+    ``transform`` applied to the touched rows' values only). None without positive
+    pairs."""
+    if positive is None:
         return None
     rows, cols, share = positive
-    near, values = [], []
-    for near_items, near_values, row_weight, transform in parts:
-        value = near_values[cols]
-        if transform is not None:
-            value = transform(value)
-        near.append(near_items[cols])
-        values.append(value * (share * row_weight[rows])[:, None])
-    near = torch.cat(near, dim=1) if len(near) > 1 else near[0]
-    value = torch.cat(values, dim=1) if len(values) > 1 else values[0]
+    near_items, near_values, row_weight, transform = part
+    value = near_values[cols]
+    if transform is not None:
+        value = transform(value)
+    value = value * (share * row_weight[rows])[:, None]
+    near = near_items[cols]
     cells = where[near.clamp_min(0)]
     value.masked_fill_((near < 0) | (cells < 0), 0.0)
     return _Terms(rows=rows, cells=cells.clamp_min(0), values=value)
@@ -240,32 +229,92 @@ def _row_bounds(rows: Tensor, n_rows: int) -> list[int]:
     return torch.searchsorted(rows, starts).tolist()
 
 
-def _top(user_rows, item_rows, dense, terms, excluded, pool: int) -> tuple[Tensor, Tensor]:
-    """The top ``pool`` (scores, columns) of each row of ``user_rows @ item_rows.T``
-    plus the ``dense`` parts (``(B, shown)`` matrix, weight) and the scattered
-    ``terms``, the ``excluded`` (rows ascending, columns) at -inf. Scored
-    :data:`TILE_ROWS` rows at a time into one buffer that stays in cache from the matrix
-    product to the top-k: no (B, shown) matrix."""
+@dataclass
+class _Tiles:
+    """What :func:`_top` adds to each tile of the matrix product before its top-k."""
+
+    dense: list  # (matrix (B, shown), weight): parts built once for several blends
+    terms: list  # _Terms scattered into the scores
+    alike: _Terms | None  # scattered too, and read back at the top columns (the reasons)
+    excluded: tuple  # (rows ascending, columns): at -inf
+    demoted: tuple | None  # (rows ascending, columns): flagged at the top columns
+
+
+def _topk_in_blocks(scores: Tensor, pool: int, out: tuple[Tensor, Tensor]) -> None:
+    """``torch.topk(scores, pool, dim=1, out=out)`` in two stages: the max of each block
+    of :data:`TOPK_BLOCK` columns, then the top ``pool`` among the columns of the
+    ``pool`` best blocks, which hold every one of the top ``pool`` (the same values; of
+    tied columns, perhaps others). ``scores``' width: a multiple of the block."""
+    rows, width = scores.shape
+    blocks = scores.view(rows, width // TOPK_BLOCK, TOPK_BLOCK)
+    best = torch.topk(blocks.amax(dim=2), pool, dim=1, sorted=False).indices
+    candidates = blocks.gather(1, best[:, :, None].expand(-1, -1, TOPK_BLOCK))
+    values, at = torch.topk(candidates.view(rows, -1), pool, dim=1)
+    out[0].copy_(values)
+    torch.add(best.gather(1, at // TOPK_BLOCK) * TOPK_BLOCK, at % TOPK_BLOCK, out=out[1])
+
+
+def _top(user_rows: Tensor, item_rows: Tensor, tiles: _Tiles, pool: int):
+    """The top ``pool`` ``(scores, columns, flagged, alike)`` of each row of ``user_rows
+    @ item_rows.T`` plus the parts of ``tiles``, the excluded pairs at -inf: which of
+    them are demoted (None without ``tiles.demoted``), and what ``tiles.alike`` added
+    to them (None without it). Scored :data:`TILE_ROWS` rows at a time into buffers that
+    stay in cache from the matrix product to the top-k: no (B, shown) matrix. The
+    buffers are a whole number of :data:`TOPK_BLOCK` columns wide, the columns past the
+    products at -inf (a column past them is picked only at -inf, and reads as the last
+    product's)."""
     n_rows, n_shown = user_rows.shape[0], item_rows.shape[0]
+    width = -(-n_shown // TOPK_BLOCK) * TOPK_BLOCK
+    in_blocks = width // TOPK_BLOCK >= TOPK_BLOCKS_PER_PICK * pool
+    padded = torch.cat([item_rows, item_rows.new_zeros(width - n_shown, item_rows.shape[1])])
+    height = min(n_rows, TILE_ROWS)
     top_scores = torch.empty(n_rows, pool)
     top_cols = torch.empty(n_rows, pool, dtype=torch.long)
-    buffer = torch.empty(min(n_rows, TILE_ROWS), n_shown)
-    term_at = _row_bounds(terms.rows, n_rows) if terms is not None else None
-    ex_rows, ex_cols = excluded
+    buffer = torch.empty(height, width)
+    scattered = [(t, _row_bounds(t.rows, n_rows)) for t in tiles.terms]
+    ex_rows, ex_cols = tiles.excluded
     ex_at = _row_bounds(ex_rows, n_rows)
+    flagged = alike = None
+    if tiles.alike is not None:
+        alike = torch.empty(n_rows, pool)
+        alike_at = _row_bounds(tiles.alike.rows, n_rows)
+        alike_buffer = torch.empty(height, width)
+    if tiles.demoted is not None:
+        flagged = torch.empty(n_rows, pool, dtype=torch.bool)
+        de_rows, de_cols = tiles.demoted
+        de_at = _row_bounds(de_rows, n_rows)
+        marks = torch.zeros(height, width, dtype=torch.bool)
     for tile, start in enumerate(range(0, n_rows, TILE_ROWS)):
         stop = min(start + TILE_ROWS, n_rows)
         scores = buffer[: stop - start]
-        torch.matmul(user_rows[start:stop], item_rows.T, out=scores)
-        for part, weight in dense:
-            scores.add_(part[start:stop], alpha=weight)
-        if terms is not None:
-            _scatter(scores, terms, start, term_at[tile], term_at[tile + 1])
+        torch.matmul(user_rows[start:stop], padded.T, out=scores)
+        scores[:, n_shown:] = -math.inf
+        for part, weight in tiles.dense:
+            scores[:, :n_shown].add_(part[start:stop], alpha=weight)
+        for terms, at in scattered:
+            _scatter(scores, terms, start, at[tile], at[tile + 1])
+        if alike is not None:
+            added = alike_buffer[: stop - start].zero_()
+            _scatter(added, tiles.alike, start, alike_at[tile], alike_at[tile + 1])
+            scores.add_(added)
         lo, hi = ex_at[tile], ex_at[tile + 1]
         if hi > lo:
             scores[ex_rows[lo:hi] - start, ex_cols[lo:hi]] = -math.inf
-        torch.topk(scores, pool, dim=1, out=(top_scores[start:stop], top_cols[start:stop]))
-    return top_scores, top_cols
+        cols = top_cols[start:stop]
+        if in_blocks:
+            _topk_in_blocks(scores, pool, out=(top_scores[start:stop], cols))
+        else:
+            torch.topk(scores, pool, dim=1, out=(top_scores[start:stop], cols))
+        if alike is not None:
+            torch.gather(added, 1, cols, out=alike[start:stop])
+        if flagged is not None:
+            lo, hi = de_at[tile], de_at[tile + 1]
+            pairs = (de_rows[lo:hi] - start, de_cols[lo:hi])
+            mark = marks[: stop - start]
+            mark[pairs] = True
+            torch.gather(mark, 1, cols, out=flagged[start:stop])
+            mark[pairs] = False
+    return top_scores, top_cols.clamp_max_(max(n_shown - 1, 0)), flagged, alike
 
 
 def _scored(available: Tensor) -> tuple[Tensor, Tensor]:
@@ -289,7 +338,7 @@ def neighbour_part(
     _, taste, weights = prepared
     unit = torch.zeros(events.n, int(shown.shape[0]))
     part = _knn_spread(items, taste.mass, params=params.but(knn_weight=1.0))
-    terms = _spread(_shares(events, weights), where, [part])
+    terms = _spread(_shares(events, weights), where, part)
     if terms is not None:
         _scatter(unit, terms, 0, 0, int(terms.rows.shape[0]))
     return unit
@@ -307,10 +356,16 @@ def looks_part(
     _, _, weights = prepared
     unit = torch.zeros(events.n, int(shown.shape[0]))
     part = _looks_spread(items, events.n, weight=1.0, params=params)
-    terms = _spread(_shares(events, weights), where, [part])
+    terms = _spread(_shares(events, weights), where, part)
     if terms is not None:
         _scatter(unit, terms, 0, 0, int(terms.rows.shape[0]))
     return unit
+
+
+def _by_row(rows: Tensor, cols: Tensor) -> tuple[Tensor, Tensor]:
+    """The (row, column) pairs ordered by row, for :func:`_top`'s tiles."""
+    order = torch.argsort(rows, stable=True)
+    return rows[order], cols[order]
 
 
 def _pairs_in(rows: Tensor, items: Tensor, where: Tensor) -> tuple[Tensor, Tensor]:
@@ -359,55 +414,53 @@ def recommend(
     with_knn = items.knn_items is not None and float(params.knn_weight) > 0
     with_looks = items.looks_items is not None and float(params.looks_weight) > 0
     # Each positive pair's share of its shopper's history, once for every part that
-    # scatters or explains with it.
-    scattering = (with_knn and neighbours is None) or (with_looks and (looks is None or reasons))
+    # scatters.
+    scattering = (with_knn and neighbours is None) or (with_looks and looks is None)
     positive = _shares(events, weights) if scattering else None
-    dense, scattered = [], []
+    dense, terms, alike = [], [], None
     if with_knn and neighbours is not None:
         dense.append((neighbours, float(params.knn_weight)))
     elif with_knn:
-        scattered.append(_knn_spread(items, taste.mass, params=params))
+        terms.append(_spread(positive, where, _knn_spread(items, taste.mass, params=params)))
     if with_looks and looks is not None:
         dense.append((looks, float(params.looks_weight)))
     elif with_looks:
-        scattered.append(
-            _looks_spread(items, events.n, weight=float(params.looks_weight), params=params)
-        )
+        part = _looks_spread(items, events.n, weight=float(params.looks_weight), params=params)
+        alike = _spread(positive, where, part)
+        if not reasons:  # nothing to read back: scattered with the rest
+            terms.append(alike)
+            alike = None
     ex_rows, ex_cols = _pairs_in(events.exclude_rows, events.exclude_items, where)
-    order = torch.argsort(ex_rows, stable=True)
     de_rows, de_cols = _pairs_in(events.demote_rows, events.demote_items, where)
     demoting = page > 0 and de_rows.numel() > 0
     pool = min(n_shown, k + (page if demoting else 0))
-    top_scores, top_cols = _top(
-        rows,
-        items.matrix[shown],
-        dense,
-        _spread(positive, where, scattered),
-        (ex_rows[order], ex_cols[order]),
-        pool,
+    tiles = _Tiles(
+        dense=dense,
+        terms=[t for t in terms if t is not None],
+        alike=alike,
+        excluded=_by_row(ex_rows, ex_cols),
+        demoted=_by_row(de_rows, de_cols) if demoting else None,
     )
-    if demoting:
-        # Membership of (row, column) keys by binary search: no (B, P) mask to fill.
-        keys = torch.sort(de_rows * n_shown + de_cols).values
-        wanted = torch.arange(top_cols.shape[0])[:, None] * n_shown + top_cols
-        at = torch.searchsorted(keys, wanted).clamp_max(keys.shape[0] - 1)
-        flagged = keys[at] == wanted
+    top_scores, top_cols, flagged, pool_alike = _top(rows, items.matrix[shown], tiles, pool)
+    if reasons and with_looks and looks is not None:
+        pool_alike = looks.gather(1, top_cols) * float(params.looks_weight)
     top_items = shown[top_cols].masked_fill(~torch.isfinite(top_scores), -1)
+    width = min(k, pool)
     if demoting:
-        picked, picked_scores = demote_first_page(
-            top_items, top_scores, flagged, page=page, k=min(k, pool)
-        )
+        order, ok = first_page_order(top_items, top_scores, flagged, page=page, k=width)
     else:
-        picked, picked_scores = top_items[:, :k], top_scores[:, :k]
+        order = torch.arange(width).expand(top_items.shape[0], width)
+        ok = torch.ones(order.shape, dtype=torch.bool)
+    picked = top_items.gather(1, order).masked_fill(~ok, -1)
+    picked_scores = top_scores.gather(1, order).masked_fill(~ok, -math.inf)
     if not reasons:
         empty = torch.full_like(picked, REASON_NONE)
         return RankResult(picked, picked_scores, empty, torch.full_like(picked, -1))
     # The looks-alike part of each pick, and the item-item part: the pick's score less
     # the blend's matrix-product part and the looks-alike part.
-    alike = None
-    if with_looks:
-        alike = _looks_of(picked, items, events, weights, params=params, positive=positive)
-    alike = alike if alike is not None else torch.zeros(picked.shape)
+    alike = torch.zeros(picked.shape)
+    if pool_alike is not None:
+        alike = pool_alike.gather(1, order).masked_fill(~ok, 0.0)
     knn = torch.zeros(picked.shape)
     if with_knn:
         blend = torch.bmm(items.matrix[picked.clamp_min(0)], rows[:, :, None]).squeeze(2)
@@ -416,28 +469,6 @@ def recommend(
         picked, items, factors, taste.vectors, parts, styles, events.liked, knn, alike
     )
     return RankResult(items=picked, scores=picked_scores, reason_kind=kind, reason_ref=ref)
-
-
-def _looks_of(
-    picked: Tensor, items: ItemSide, events, weights, *, params, positive=_UNSET
-) -> Tensor | None:
-    """The looks-alike part of each pick (B, k), from the events and the picks alone:
-    each event's look-alikes are sorted by row (:func:`~.taste_side.item_side`), so a
-    binary search of the row's picks in them finds what that event added to each pick
-    (E x k searches; no (B, P) buffer). ``positive``: :func:`_shares`'s, when the
-    caller has it."""
-    if positive is _UNSET:
-        positive = _shares(events, weights)
-    if positive is None:
-        return None
-    rows, cols, share = positive
-    share = share * float(params.looks_weight)
-    near = items.looks_items[cols]  # (E, K) ascending, -1 first
-    picks = picked[rows]  # (E, k)
-    at = torch.searchsorted(near, picks.clamp_min(0)).clamp_max(near.shape[1] - 1)
-    hit = (near.gather(1, at) == picks) & (picks >= 0)
-    kernel = looks_kernel(items.looks_cosines[cols].gather(1, at), params=params)
-    return torch.zeros(picked.shape).index_add_(0, rows, kernel * hit * share[:, None])
 
 
 def _reasons(picked, items, factors, visual_taste, parts, styles, liked, knn, alike):

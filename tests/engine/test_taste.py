@@ -6,16 +6,19 @@ real ALS models in well under a second each.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
 
+from stylerecs.engine import taste_rank
 from stylerecs.engine.taste import TasteModel, TasteParams, fit, neighbours
 from stylerecs.engine.taste_log import _ByUser
 from stylerecs.engine.taste_rank import (
     REASON_COBOUGHT,
     ShopperEvents,
-    demote_first_page,
+    first_page_order,
     recommend,
 )
 from stylerecs.engine.taste_side import item_side
@@ -456,8 +459,25 @@ def test_demotion_keeps_the_order_of_the_rest():
     cand = torch.tensor([[5, 6, 7, 8, 9]])
     scores = torch.tensor([[5.0, 4.0, 3.0, 2.0, 1.0]])
     flagged = torch.tensor([[True, False, False, False, False]])
-    items, _ = demote_first_page(cand, scores, flagged, page=2, k=4)
-    assert items.tolist() == [[6, 7, 5, 8]]
+    order, ok = first_page_order(cand, scores, flagged, page=2, k=4)
+    assert cand.gather(1, order).tolist() == [[6, 7, 5, 8]] and ok.all()
+
+
+@pytest.mark.parametrize("width", [32 * 240, 32 * 1000])
+def test_the_top_k_in_blocks_is_the_top_k(width):
+    """Tried: 64 rows of scores rounded to a few values (so that many tie), with
+    stretches at -inf (excluded products) and one row all -inf but a few: the same top
+    values as one top-k, each at a column that holds it, no column twice."""
+    g = torch.Generator().manual_seed(0)
+    scores = torch.round(torch.randn(64, width, generator=g) * 4) / 4
+    scores[3, 100:5000] = -math.inf
+    scores[7, :] = -math.inf
+    scores[7, [5, 900, width - 1]] = 1.0
+    values, cols = torch.empty(64, 60), torch.empty(64, 60, dtype=torch.long)
+    taste_rank._topk_in_blocks(scores, 60, out=(values, cols))
+    assert torch.equal(values, torch.topk(scores, 60, dim=1).values)
+    assert torch.equal(scores.gather(1, cols), values)
+    assert all(len(set(row)) == 60 for row in cols.tolist())
 
 
 def test_model_file_round_trips_and_other_bytes_are_refused():

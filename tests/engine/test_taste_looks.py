@@ -11,7 +11,7 @@ from stylerecs.engine import taste_rank
 from stylerecs.engine.scoring import REASON_PRODUCT
 from stylerecs.engine.taste import TasteModel, TasteParams, looks_alike
 from stylerecs.engine.taste_log import EventLog, Policy, Window, _ByUser, shopper_events, time_split
-from stylerecs.engine.taste_rank import ShopperEvents, _looks_of, looks_part, prepare, recommend
+from stylerecs.engine.taste_rank import ShopperEvents, looks_part, prepare, recommend
 from stylerecs.engine.taste_side import item_side
 from stylerecs.engine.taste_tuning import evaluate_blends, fit_log
 
@@ -144,13 +144,19 @@ def test_model_files_keep_the_look_alikes_and_older_files_score_without_them():
     assert (top.items[0] >= 0).all()
 
 
-@pytest.mark.parametrize("tile", [7, 64])
+@pytest.mark.parametrize("tile, block", [(7, None), (64, 2)])
 @pytest.mark.parametrize("looks_weight", [0.0, 1.5])
-def test_chunked_scoring_with_the_looks_part_equals_unchunked(looks_weight, tile, monkeypatch):
+def test_chunked_scoring_with_the_looks_part_equals_unchunked(
+    looks_weight, tile, block, monkeypatch
+):
     """Tried: 300 shoppers with views, likes, carts and dislikes, scored in one batch and
     in batches of 41, with the rows scored ``tile`` at a time (tiles that split the
-    batches anywhere): the same picks and reasons, and no disliked product shown."""
+    batches anywhere), and with the top-k in blocks (of 2 columns, this catalogue being
+    small): the same picks and reasons, and no disliked product shown."""
     monkeypatch.setattr(taste_rank, "TILE_ROWS", tile)
+    if block:
+        monkeypatch.setattr(taste_rank, "TOPK_BLOCK", block)
+        monkeypatch.setattr(taste_rank, "TOPK_BLOCKS_PER_PICK", 1)
     vectors, _ = catalogue(seed=3)
     n = vectors.shape[0]
     params = TasteParams(factors=8, knn_weight=1.0, looks_weight=looks_weight,
@@ -217,10 +223,11 @@ def test_blends_with_the_looks_part_scored_together_equal_each_scored_alone():
     assert len({m.recall for m in together}) > 4
 
 
-def test_what_the_reasons_read_of_the_looks_part_is_what_it_added_to_each_pick():
-    """The reasons find each pick's looks-alike score by binary search in the touched
-    products' look-alikes; tried against the dense part, with a tenth of the products
-    unavailable, shoppers with dislikes and with no positive event."""
+def test_what_the_reasons_read_of_the_looks_part_is_what_it_added_to_each_pick(monkeypatch):
+    """The reasons read each pick's looks-alike score back from the tile it was scattered
+    into; tried against the dense part, with a tenth of the products unavailable,
+    shoppers with dislikes and with no positive event, and tiles of 7 rows."""
+    monkeypatch.setattr(taste_rank, "TILE_ROWS", 7)
     vectors, _ = catalogue(seed=5)
     n = vectors.shape[0]
     params = TasteParams(factors=4, looks_weight=2.0, looks_threshold=0.3, knn_weight=1.0)
@@ -236,10 +243,19 @@ def test_what_the_reasons_read_of_the_looks_part_is_what_it_added_to_each_pick()
     available = torch.rand(n, generator=torch.Generator().manual_seed(5)) > 0.1
     events = shopper_events(_ByUser(log), np.arange(200), now=100.0, policy=Policy())
     prepared = prepare(side, events, params=params)
-    top = recommend(side, events, params=params, available=available, k=30, page=0)
-    read = _looks_of(top.items, side, events, prepared[2], params=params)
+    shown, where = taste_rank._scored(available)
+    part = taste_rank._looks_spread(side, events.n, weight=params.looks_weight, params=params)
+    tiles = taste_rank._Tiles(
+        dense=[],
+        terms=[],
+        alike=taste_rank._spread(taste_rank._shares(events, prepared[2]), where, part),
+        excluded=taste_rank._by_row(
+            *taste_rank._pairs_in(events.exclude_rows, events.exclude_items, where)
+        ),
+        demoted=None,
+    )
+    rows = torch.randn(events.n, side.matrix.shape[1], generator=torch.Generator().manual_seed(5))
+    _, cols, _, read = taste_rank._top(rows, side.matrix[shown], tiles, 30)
     dense = looks_part(side, events, prepared, params=params, available=available)
-    where = torch.cumsum(available, 0) - 1
-    expected = dense.gather(1, where[top.items.clamp_min(0)]) * params.looks_weight
-    assert torch.allclose(read, torch.where(top.items >= 0, expected, 0.0), atol=1e-5)
+    assert torch.allclose(read, dense.gather(1, cols) * params.looks_weight, atol=1e-5)
     assert (read > 0).float().mean() > 0.3  # the part is there to be read
