@@ -184,21 +184,29 @@ def _shares(events: ShopperEvents, weights: Tensor):
 class _Terms:
     """What one scattered part adds to the scores, one row per positive pair: the pair's
     batch row (ascending), and for each product near the touched one its column among
-    the scored products and its value. A neighbour that is missing (-1) or not scored
-    adds 0 to the row's first column, so the adds need no mask."""
+    the scored products (:func:`_columns`: a missing neighbour or one not scored goes
+    to the spill column past them) and its value."""
 
     rows: Tensor  # (E,)
     cells: Tensor  # (E, k)
     values: Tensor  # (E, k)
 
 
-def _spread(positive, where, part) -> _Terms | None:
+def _columns(where: Tensor, n_shown: int) -> Tensor:
+    """``where`` (:func:`_scored`'s) with the products not scored at ``n_shown``, the
+    spill column, and one more entry, for the -1 of a missing neighbour, there too: the
+    scattered parts add to it what is not scored, so they need no mask."""
+    columns = where.masked_fill(where < 0, n_shown)
+    return torch.cat([columns, columns.new_tensor([n_shown])])
+
+
+def _spread(positive, columns, part) -> _Terms | None:
     """What each positive pair (``positive``, :func:`_shares`'s) adds to the scores
     through one part (:func:`_knn_spread`, :func:`_looks_spread`): its share of its
     shopper's history times the shopper's ``row_weight``, spread over the touched
     product's neighbours (``near_items``, (P, k)) at their values (``near_values``,
-    ``transform`` applied to the touched rows' values only). None without positive
-    pairs."""
+    ``transform`` applied to the touched rows' values only). ``columns``:
+    :func:`_columns`'. None without positive pairs."""
     if positive is None:
         return None
     rows, cols, share = positive
@@ -207,19 +215,23 @@ def _spread(positive, where, part) -> _Terms | None:
     if transform is not None:
         value = transform(value)
     value = value * (share * row_weight[rows])[:, None]
-    near = near_items[cols]
-    cells = where[near.clamp_min(0)]
-    value.masked_fill_((near < 0) | (cells < 0), 0.0)
-    return _Terms(rows=rows, cells=cells.clamp_min(0), values=value)
+    return _Terms(rows=rows, cells=columns[near_items[cols]], values=value)
 
 
-def _scatter(out: Tensor, terms: _Terms, start: int, lo: int, hi: int) -> None:
-    """Add the terms of pairs ``lo:hi`` (those of batch rows ``start`` on) into ``out``
-    (its rows: the batch's from ``start``) in place."""
-    if hi <= lo:
-        return
-    flat = (terms.rows[lo:hi, None] - start) * out.shape[1] + terms.cells[lo:hi]
-    out.view(-1).scatter_add_(0, flat.view(-1), terms.values[lo:hi].view(-1).to(out.dtype))
+def _scatter(out: Tensor, flat: Tensor, values: Tensor) -> None:
+    """``out.view(-1)[flat] += values`` in place, repeated indices summed."""
+    out.view(-1).scatter_add_(0, flat.view(-1), values.view(-1).to(out.dtype))
+
+
+def _dense(part, events: ShopperEvents, weights: Tensor, available: Tensor) -> Tensor:
+    """One scattered part as a dense (B, available products) matrix."""
+    shown, where = _scored(available)
+    n_shown = int(shown.shape[0])
+    unit = torch.zeros(events.n, n_shown + 1)  # and the spill column
+    terms = _spread(_shares(events, weights), _columns(where, n_shown), part)
+    if terms is not None:
+        _scatter(unit, terms.rows[:, None] * (n_shown + 1) + terms.cells, terms.values)
+    return unit[:, :n_shown]
 
 
 def _row_bounds(rows: Tensor, n_rows: int) -> list[int]:
@@ -264,20 +276,26 @@ def _top(user_rows: Tensor, item_rows: Tensor, tiles: _Tiles, pool: int):
     products at -inf (a column past them is picked only at -inf, and reads as the last
     product's)."""
     n_rows, n_shown = user_rows.shape[0], item_rows.shape[0]
-    width = -(-n_shown // TOPK_BLOCK) * TOPK_BLOCK
+    width = -(-(n_shown + 1) // TOPK_BLOCK) * TOPK_BLOCK  # the spill column at least
     in_blocks = width // TOPK_BLOCK >= TOPK_BLOCKS_PER_PICK * pool
     padded = torch.cat([item_rows, item_rows.new_zeros(width - n_shown, item_rows.shape[1])])
     height = min(n_rows, TILE_ROWS)
     top_scores = torch.empty(n_rows, pool)
     top_cols = torch.empty(n_rows, pool, dtype=torch.long)
     buffer = torch.empty(height, width)
-    scattered = [(t, _row_bounds(t.rows, n_rows)) for t in tiles.terms]
+    # Each term's place in its tile's buffer (its row in the tile, its column).
+    scattered = [
+        ((t.rows % TILE_ROWS)[:, None] * width + t.cells, t.values, _row_bounds(t.rows, n_rows))
+        for t in tiles.terms
+    ]
     ex_rows, ex_cols = tiles.excluded
     ex_at = _row_bounds(ex_rows, n_rows)
     flagged = alike = None
     if tiles.alike is not None:
         alike = torch.empty(n_rows, pool)
-        alike_at = _row_bounds(tiles.alike.rows, n_rows)
+        t = tiles.alike
+        alike_flat = (t.rows % TILE_ROWS)[:, None] * width + t.cells
+        alike_at = _row_bounds(t.rows, n_rows)
         alike_buffer = torch.empty(height, width)
     if tiles.demoted is not None:
         flagged = torch.empty(n_rows, pool, dtype=torch.bool)
@@ -291,11 +309,13 @@ def _top(user_rows: Tensor, item_rows: Tensor, tiles: _Tiles, pool: int):
         scores[:, n_shown:] = -math.inf
         for part, weight in tiles.dense:
             scores[:, :n_shown].add_(part[start:stop], alpha=weight)
-        for terms, at in scattered:
-            _scatter(scores, terms, start, at[tile], at[tile + 1])
+        for flat, values, at in scattered:
+            lo, hi = at[tile], at[tile + 1]
+            _scatter(scores, flat[lo:hi], values[lo:hi])
         if alike is not None:
             added = alike_buffer[: stop - start].zero_()
-            _scatter(added, tiles.alike, start, alike_at[tile], alike_at[tile + 1])
+            lo, hi = alike_at[tile], alike_at[tile + 1]
+            _scatter(added, alike_flat[lo:hi], tiles.alike.values[lo:hi])
             scores.add_(added)
         lo, hi = ex_at[tile], ex_at[tile + 1]
         if hi > lo:
@@ -314,6 +334,8 @@ def _top(user_rows: Tensor, item_rows: Tensor, tiles: _Tiles, pool: int):
             mark[pairs] = True
             torch.gather(mark, 1, cols, out=flagged[start:stop])
             mark[pairs] = False
+    if alike is not None:  # what a pick at -inf holds is no product's
+        alike.masked_fill_(~torch.isfinite(top_scores), 0.0)
     return top_scores, top_cols.clamp_max_(max(n_shown - 1, 0)), flagged, alike
 
 
@@ -334,14 +356,9 @@ def neighbour_part(
     available products) matrix. The tuning builds it once per batch and fold-in and
     hands it to each blend (``recommend(neighbours=...)``), which adds its own weight
     of it: one (B, P) add a blend instead of E x k scattered ones."""
-    shown, where = _scored(available)
     _, taste, weights = prepared
-    unit = torch.zeros(events.n, int(shown.shape[0]))
     part = _knn_spread(items, taste.mass, params=params.but(knn_weight=1.0))
-    terms = _spread(_shares(events, weights), where, part)
-    if terms is not None:
-        _scatter(unit, terms, 0, 0, int(terms.rows.shape[0]))
-    return unit
+    return _dense(part, events, weights, available)
 
 
 def looks_part(
@@ -352,14 +369,8 @@ def looks_part(
     available products) matrix: each product's share of the shopper's history that looks
     like it (:func:`looks_kernel`). Needs the model's look-alikes
     (``items.looks_items``)."""
-    shown, where = _scored(available)
-    _, _, weights = prepared
-    unit = torch.zeros(events.n, int(shown.shape[0]))
     part = _looks_spread(items, events.n, weight=1.0, params=params)
-    terms = _spread(_shares(events, weights), where, part)
-    if terms is not None:
-        _scatter(unit, terms, 0, 0, int(terms.rows.shape[0]))
-    return unit
+    return _dense(part, events, prepared[2], available)
 
 
 def _by_row(rows: Tensor, cols: Tensor) -> tuple[Tensor, Tensor]:
@@ -411,6 +422,7 @@ def recommend(
     # Only available products are scored: no (B, P) masking pass, a smaller product.
     shown, where = _scored(available)
     n_shown = int(shown.shape[0])
+    columns = _columns(where, n_shown)
     with_knn = items.knn_items is not None and float(params.knn_weight) > 0
     with_looks = items.looks_items is not None and float(params.looks_weight) > 0
     # Each positive pair's share of its shopper's history, once for every part that
@@ -421,12 +433,12 @@ def recommend(
     if with_knn and neighbours is not None:
         dense.append((neighbours, float(params.knn_weight)))
     elif with_knn:
-        terms.append(_spread(positive, where, _knn_spread(items, taste.mass, params=params)))
+        terms.append(_spread(positive, columns, _knn_spread(items, taste.mass, params=params)))
     if with_looks and looks is not None:
         dense.append((looks, float(params.looks_weight)))
     elif with_looks:
         part = _looks_spread(items, events.n, weight=float(params.looks_weight), params=params)
-        alike = _spread(positive, where, part)
+        alike = _spread(positive, columns, part)
         if not reasons:  # nothing to read back: scattered with the rest
             terms.append(alike)
             alike = None
@@ -460,7 +472,7 @@ def recommend(
     # the blend's matrix-product part and the looks-alike part.
     alike = torch.zeros(picked.shape)
     if pool_alike is not None:
-        alike = pool_alike.gather(1, order).masked_fill(~ok, 0.0)
+        alike = pool_alike.gather(1, order).masked_fill(picked < 0, 0.0)
     knn = torch.zeros(picked.shape)
     if with_knn:
         blend = torch.bmm(items.matrix[picked.clamp_min(0)], rows[:, :, None]).squeeze(2)

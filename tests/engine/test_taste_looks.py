@@ -248,7 +248,9 @@ def test_what_the_reasons_read_of_the_looks_part_is_what_it_added_to_each_pick(m
     tiles = taste_rank._Tiles(
         dense=[],
         terms=[],
-        alike=taste_rank._spread(taste_rank._shares(events, prepared[2]), where, part),
+        alike=taste_rank._spread(
+            taste_rank._shares(events, prepared[2]), taste_rank._columns(where, len(shown)), part
+        ),
         excluded=taste_rank._by_row(
             *taste_rank._pairs_in(events.exclude_rows, events.exclude_items, where)
         ),
