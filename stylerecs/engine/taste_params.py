@@ -22,6 +22,7 @@ BLEND_FIELDS = {
     "looks_weight",
     "looks_threshold",
     "looks_softness",
+    "looks_kind_power",
 }
 
 
@@ -59,6 +60,10 @@ class TasteParams:
     looks_weight: float = 0.0
     looks_threshold: float = 0.25
     looks_softness: float = 0.02
+    # How the kind of an event counts in the looks-alike part: its weight to this power
+    # (0: every view, like, cart and purchase alike, each product touched is as much
+    # evidence of what the shopper looks at; 1: weighted as in the other parts).
+    looks_kind_power: float = 0.0
     visual_dims: int = 32
     ridge: float = 1.0
 
@@ -77,6 +82,8 @@ class TasteParams:
             known.setdefault("user_half_life_days", known["half_life_days"])
         # Models saved before neighbours were shrunk stored BM25's weights as they are.
         known.setdefault("knn_shrink", 0.0)
+        # Models saved before it weighed the looks-alike part's events by their kind.
+        known.setdefault("looks_kind_power", 1.0)
         return cls(**known)
 
 

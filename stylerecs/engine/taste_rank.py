@@ -32,6 +32,7 @@ __all__ = [
     "first_page_order",
     "looks_kernel",
     "looks_part",
+    "looks_weights",
     "neighbour_part",
     "pair_mask",
     "prepare",
@@ -131,6 +132,18 @@ def prepare(
 def decayed_weights(events: ShopperEvents, *, params: TasteParams) -> Tensor:
     """Each event's weight: its kind's, halved every ``user_half_life_days`` of age."""
     return events.kind_weights.float() * torch.exp2(
+        -events.ages_days.float().clamp_min(0) / float(params.user_half_life_days)
+    )
+
+
+def looks_weights(events: ShopperEvents, *, params: TasteParams) -> Tensor:
+    """Each event's weight in the looks-alike part: its kind's weight to the power
+    ``looks_kind_power``, halved every ``user_half_life_days`` of age as in
+    :func:`decayed_weights` (power 1: the same weights); dislikes weigh 0."""
+    kind = events.kind_weights.float().clamp_min(0)
+    power = float(params.looks_kind_power)
+    kind = kind.pow(power) * (kind > 0) if power != 1.0 else kind
+    return kind * torch.exp2(
         -events.ages_days.float().clamp_min(0) / float(params.user_half_life_days)
     )
 
@@ -370,7 +383,7 @@ def looks_part(
     like it (:func:`looks_kernel`). Needs the model's look-alikes
     (``items.looks_items``)."""
     part = _looks_spread(items, events.n, weight=1.0, params=params)
-    return _dense(part, events, prepared[2], available)
+    return _dense(part, events, looks_weights(events, params=params), available)
 
 
 def _by_row(rows: Tensor, cols: Tensor) -> tuple[Tensor, Tensor]:
@@ -425,10 +438,9 @@ def recommend(
     columns = _columns(where, n_shown)
     with_knn = items.knn_items is not None and float(params.knn_weight) > 0
     with_looks = items.looks_items is not None and float(params.looks_weight) > 0
-    # Each positive pair's share of its shopper's history, once for every part that
-    # scatters.
-    scattering = (with_knn and neighbours is None) or (with_looks and looks is None)
-    positive = _shares(events, weights) if scattering else None
+    # Each positive pair's share of its shopper's history: once for both scattered
+    # parts where they weigh events alike.
+    positive = _shares(events, weights) if with_knn and neighbours is None else None
     dense, terms, alike = [], [], None
     if with_knn and neighbours is not None:
         dense.append((neighbours, float(params.knn_weight)))
@@ -438,7 +450,9 @@ def recommend(
         dense.append((looks, float(params.looks_weight)))
     elif with_looks:
         part = _looks_spread(items, events.n, weight=float(params.looks_weight), params=params)
-        alike = _spread(positive, columns, part)
+        same = float(params.looks_kind_power) == 1.0 and positive is not None
+        seen = positive if same else _shares(events, looks_weights(events, params=params))
+        alike = _spread(seen, columns, part)
         if not reasons:  # nothing to read back: scattered with the rest
             terms.append(alike)
             alike = None

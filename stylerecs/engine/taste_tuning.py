@@ -142,7 +142,12 @@ def evaluate_blends(
 
     def looks_shared(i: int) -> tuple:
         b = blends[i]
-        return float(b.user_half_life_days), float(b.looks_threshold), float(b.looks_softness)
+        return (
+            float(b.user_half_life_days),
+            float(b.looks_threshold),
+            float(b.looks_softness),
+            float(b.looks_kind_power),
+        )
 
     order = sorted(range(len(blends)), key=lambda i: (shared(i), looks_shared(i)))
     with_knn = any_side.knn_items is not None

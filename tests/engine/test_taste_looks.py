@@ -35,12 +35,15 @@ def keys(n):
     return [str(i) for i in range(n)]
 
 
-def one_shopper(cols, n_items, liked=None):
+def one_shopper(cols, n_items, liked=None, kinds=None):
+    """One shopper's events on ``cols`` a day old, each a like (``kinds``: their
+    weights)."""
     none = torch.zeros(0, dtype=torch.long)
     cols = torch.tensor(cols)
     liked = torch.tensor([liked if liked is not None else cols.tolist()])
+    kinds = torch.tensor(kinds) if kinds is not None else torch.full(cols.shape, 2.0)
     return ShopperEvents(
-        1, torch.zeros_like(cols), cols, torch.full(cols.shape, 2.0), torch.ones(cols.shape),
+        1, torch.zeros_like(cols), cols, kinds, torch.ones(cols.shape),
         none, none, none, none, liked,
     )  # fmt: skip
 
@@ -105,6 +108,36 @@ def test_the_looks_part_ranks_products_like_what_was_touched_above_a_blend_of_tw
     off = recommend(side, shopper, params=base.but(visual_weight=0.0), available=everyone,
                     k=5, page=0)  # fmt: skip
     assert torch.all(off.scores[0] == 0)
+
+
+def test_the_looks_part_counts_every_product_touched_alike_unless_told_to_weigh_kinds():
+    """A shopper viewed three products of look 0 (a view weighs 0.5) and bought one of
+    look 1 (4.0). By default (``looks_kind_power`` 0) each product touched is as much
+    evidence of what they look at: three quarters of the history looks like look 0. At
+    power 1 the events weigh as in the other parts: the purchase is 4 of the 5.5."""
+    vectors, _ = catalogue()
+    n = vectors.shape[0]
+    base = TasteParams(factors=4, cf_weight=0.0, popularity_weight=0.0, knn_weight=0.0,
+                       visual_weight=0.0, looks_weight=1.0, looks_threshold=0.85)  # fmt: skip
+    side = item_side(fitted(vectors, base), item_keys=keys(n), item_vectors=vectors,
+                     popularity=torch.zeros(n))  # fmt: skip
+    shopper = one_shopper([0, 1, 2, PER_LOOK], n, kinds=[0.5, 0.5, 0.5, 4.0])
+    everyone = torch.ones(n, dtype=torch.bool)
+    look_0, look_1 = set(range(3, PER_LOOK)), set(range(PER_LOOK + 1, 2 * PER_LOOK))
+
+    def scores(power):
+        top = recommend(side, shopper, params=base.but(looks_kind_power=power),
+                        available=everyone, k=n, page=0)  # fmt: skip
+        return dict(zip(top.items[0].tolist(), top.scores[0].tolist(), strict=True))
+
+    alike, weighed = scores(0.0), scores(1.0)
+    assert all(abs(alike[i] - 0.75) < 0.02 for i in look_0)
+    assert all(abs(alike[i] - 0.25) < 0.02 for i in look_1)
+    assert all(abs(weighed[i] - 1.5 / 5.5) < 0.02 for i in look_0)
+    assert all(abs(weighed[i] - 4.0 / 5.5) < 0.02 for i in look_1)
+    # Models saved before the power existed weighed the part's events by their kind.
+    older = {k: v for k, v in base.as_dict().items() if k != "looks_kind_power"}
+    assert TasteParams.from_dict(older).looks_kind_power == 1.0
 
 
 def test_a_new_product_reaches_the_shoppers_who_touched_its_look_alikes_at_the_next_fit():
@@ -249,7 +282,9 @@ def test_what_the_reasons_read_of_the_looks_part_is_what_it_added_to_each_pick(m
         dense=[],
         terms=[],
         alike=taste_rank._spread(
-            taste_rank._shares(events, prepared[2]), taste_rank._columns(where, len(shown)), part
+            taste_rank._shares(events, taste_rank.looks_weights(events, params=params)),
+            taste_rank._columns(where, len(shown)),
+            part,
         ),
         excluded=taste_rank._by_row(
             *taste_rank._pairs_in(events.exclude_rows, events.exclude_items, where)
