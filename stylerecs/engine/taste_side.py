@@ -32,8 +32,7 @@ class ItemSide:
     matrix: Tensor  # (P, f + d + 1): [factors, visual, popularity]
     knn_items: Tensor | None = None  # (P, k) catalogue rows of each product's neighbours
     knn_weights: Tensor | None = None  # (P, k)
-    # (P, k) catalogue rows of each product's look-alikes, ascending per row (-1 first:
-    # the ranking's reasons find a pick among them by binary search), and their cosines.
+    # (P, k) catalogue rows of each product's look-alikes (-1: none), and their cosines.
     looks_items: Tensor | None = None
     looks_cosines: Tensor | None = None
 
@@ -72,8 +71,6 @@ def item_side(
             looks_items, looks_cosines = _on_catalogue(
                 model.looks_items, model.looks_cosines, to_catalogue, here, there, len(item_keys)
             )
-            looks_items, order = looks_items.sort(dim=1)
-            looks_cosines = looks_cosines.gather(1, order)
     return ItemSide(
         factors=factors,
         visual=visual,
