@@ -129,23 +129,24 @@ def prepare(
     return factors, taste, weights
 
 
+def _decay(events: ShopperEvents, params: TasteParams) -> Tensor:
+    """Each event's age factor: halved every ``user_half_life_days``."""
+    return torch.exp2(-events.ages_days.float().clamp_min(0) / float(params.user_half_life_days))
+
+
 def decayed_weights(events: ShopperEvents, *, params: TasteParams) -> Tensor:
     """Each event's weight: its kind's, halved every ``user_half_life_days`` of age."""
-    return events.kind_weights.float() * torch.exp2(
-        -events.ages_days.float().clamp_min(0) / float(params.user_half_life_days)
-    )
+    return events.kind_weights.float() * _decay(events, params)
 
 
 def looks_weights(events: ShopperEvents, *, params: TasteParams) -> Tensor:
     """Each event's weight in the looks-alike part: its kind's weight to the power
-    ``looks_kind_power``, halved every ``user_half_life_days`` of age as in
-    :func:`decayed_weights` (power 1: the same weights); dislikes weigh 0."""
+    ``looks_kind_power``, decayed as in :func:`decayed_weights` (power 1: the same
+    weights); dislikes weigh 0."""
     kind = events.kind_weights.float().clamp_min(0)
     power = float(params.looks_kind_power)
     kind = kind.pow(power) * (kind > 0) if power != 1.0 else kind
-    return kind * torch.exp2(
-        -events.ages_days.float().clamp_min(0) / float(params.user_half_life_days)
-    )
+    return kind * _decay(events, params)
 
 
 def _knn_spread(items: ItemSide, history, *, params) -> tuple:
@@ -296,19 +297,20 @@ def _top(user_rows: Tensor, item_rows: Tensor, tiles: _Tiles, pool: int):
     top_scores = torch.empty(n_rows, pool)
     top_cols = torch.empty(n_rows, pool, dtype=torch.long)
     buffer = torch.empty(height, width)
-    # Each term's place in its tile's buffer (its row in the tile, its column).
-    scattered = [
-        ((t.rows % TILE_ROWS)[:, None] * width + t.cells, t.values, _row_bounds(t.rows, n_rows))
-        for t in tiles.terms
-    ]
+
+    def placed(terms: _Terms) -> tuple:
+        """Each term's place in its tile's buffer (its row in the tile, its column), its
+        value, and where each tile's terms start."""
+        flat = (terms.rows % TILE_ROWS)[:, None] * width + terms.cells
+        return flat, terms.values, _row_bounds(terms.rows, n_rows)
+
+    scattered = [placed(t) for t in tiles.terms]
     ex_rows, ex_cols = tiles.excluded
     ex_at = _row_bounds(ex_rows, n_rows)
     flagged = alike = None
     if tiles.alike is not None:
         alike = torch.empty(n_rows, pool)
-        t = tiles.alike
-        alike_flat = (t.rows % TILE_ROWS)[:, None] * width + t.cells
-        alike_at = _row_bounds(t.rows, n_rows)
+        alike_flat, alike_values, alike_at = placed(tiles.alike)
         alike_buffer = torch.empty(height, width)
     if tiles.demoted is not None:
         flagged = torch.empty(n_rows, pool, dtype=torch.bool)
@@ -328,7 +330,7 @@ def _top(user_rows: Tensor, item_rows: Tensor, tiles: _Tiles, pool: int):
         if alike is not None:
             added = alike_buffer[: stop - start].zero_()
             lo, hi = alike_at[tile], alike_at[tile + 1]
-            _scatter(added, alike_flat[lo:hi], tiles.alike.values[lo:hi])
+            _scatter(added, alike_flat[lo:hi], alike_values[lo:hi])
             scores.add_(added)
         lo, hi = ex_at[tile], ex_at[tile + 1]
         if hi > lo:
