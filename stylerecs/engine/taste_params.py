@@ -98,6 +98,11 @@ POSITIVE = {
 }
 
 
+# Upper bounds: the looks-alike part's kind power past 1 would weigh a purchase more
+# than its weight elsewhere, and past about 60 overflow a float (4.0 ** 64).
+AT_MOST = {"looks_kind_power": 1.0}
+
+
 def tuning_errors(tuning) -> list[str]:
     """What is wrong with a ``{"fit": {field: [values]}, "blend": {...}}`` search space."""
     if not isinstance(tuning, dict) or set(tuning) - {"fit", "blend"}:
@@ -120,6 +125,10 @@ def tuning_errors(tuning) -> list[str]:
                 or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
             ):
                 problems.append(f"{part}.{name} must be a non-empty list of numbers")
-            elif any(v < 0 for v in values) or (name in POSITIVE and any(v <= 0 for v in values)):
+            elif (
+                any(v < 0 for v in values)
+                or (name in POSITIVE and any(v <= 0 for v in values))
+                or (name in AT_MOST and any(v > AT_MOST[name] for v in values))
+            ):
                 problems.append(f"{part}.{name} has a value out of range: {values!r}")
     return problems

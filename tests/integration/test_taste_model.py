@@ -307,6 +307,7 @@ def test_a_real_worker_trains_and_scores_chunks_as_separate_tasks(celery_worker,
         ({"TASTE_TUNING": {"fit": {"factorz": [8]}}}, "stylerecs.E013"),
         ({"TASTE_TUNING": {"fit": {"factors": [0]}}}, "stylerecs.E013"),
         ({"TASTE_TUNING": {"blend": {"visual_weight": []}}}, "stylerecs.E013"),
+        ({"TASTE_TUNING": {"blend": {"looks_kind_power": [0.0, 80.0]}}}, "stylerecs.E013"),
     ],
 )
 def test_bad_taste_settings_give_coded_errors(settings, override, expected):
